@@ -1,0 +1,81 @@
+# shellcheck shell=bash
+# Shared helpers for the harness scripts. Source it; do not run it.
+
+set -euo pipefail
+
+KIT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Everything the harness builds or downloads lives here, outside the work tree,
+# so a fresh clone on the same machine reuses it.
+KIT_CACHE_DIR=${KIT_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/fastapi-kit}
+KIT_VENV=${KIT_VENV:-$KIT_ROOT/.venv}
+# Debian releases the kit supports and tests, as "codename" list.
+KIT_DEBIAN_RELEASES=${KIT_DEBIAN_RELEASES:-"bookworm trixie"}
+export KIT_ROOT KIT_CACHE_DIR KIT_VENV
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+warn() { printf 'warning: %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# Run a command as root: directly when we are root, through sudo otherwise.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif have sudo; then sudo "$@"
+  else die "need root for: $*"
+  fi
+}
+
+# Install Debian packages that are missing; a no-op when all are present.
+apt_ensure() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null | grep -qx installed || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  have apt-get || die "missing ${missing[*]} and this is not a Debian-like system: install them by hand"
+  log "Installing Debian packages: ${missing[*]}"
+  # Refresh the lists only when they are absent or older than a day.
+  if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -n 1)" ]; then
+    as_root apt-get update -qq
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The Debian archive mirror this machine's own apt sources use (never a hard-coded host).
+# Prints "<archive-uri> <security-uri>".
+debian_mirrors() {
+  local files=() archive="" security=""
+  [ -f /etc/apt/sources.list ] && files+=(/etc/apt/sources.list)
+  for f in /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] && files+=("$f")
+  done
+  if [ ${#files[@]} -gt 0 ]; then
+    # One-line style: "deb [opts] URI SUITE COMPONENTS"; deb822 style: "URIs:" then "Suites:".
+    read -r archive security < <(awk '
+      function note(uri, suites,   n, i, s) {
+        n = split(suites, s, /[ \t]+/)
+        for (i = 1; i <= n; i++) {
+          if (s[i] ~ /-security$/) { if (sec == "") sec = uri }
+          else if (s[i] ~ /^(bookworm|trixie|forky|sid|stable|testing|unstable)(-updates)?$/) { if (arc == "") arc = uri }
+        }
+      }
+      /^deb[ \t]/ { sub(/\[[^]]*\][ \t]*/, ""); note($2, $3) ; next }
+      /^Types:/ { types = $0; uri = ""; next }
+      /^URIs:/ { uri = $2; next }
+      /^Suites:/ { if (types ~ /deb( |$)/ && uri != "") { $1 = ""; note(uri, $0) } ; next }
+      END { print (arc == "" ? "-" : arc), (sec == "" ? "-" : sec) }
+    ' "${files[@]}")
+  fi
+  [ "$archive" = "-" ] && archive=""
+  [ "$security" = "-" ] && security=""
+  archive=${KIT_DEBIAN_MIRROR:-${archive:-http://deb.debian.org/debian}}
+  security=${KIT_DEBIAN_SECURITY_MIRROR:-${security:-${archive%/debian}/debian-security}}
+  printf '%s %s\n' "${archive%/}" "${security%/}"
+}
+
+# Activate the controller virtualenv (scripts/ensure-venv creates it).
+use_venv() {
+  # shellcheck disable=SC1091
+  . "$KIT_VENV/bin/activate"
+}
