@@ -1,0 +1,60 @@
+"""Alembic environment: migrate the SQLite file named by APP_DATABASE_PATH.
+
+Only the database settings are loaded, so migrating needs no API token.
+"""
+
+from logging.config import fileConfig
+from pathlib import Path
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from webapp.db import install_sqlite_pragmas, migration_database_url
+from webapp.models import Base
+from webapp.settings import DatabaseSettings, load_settings
+
+config = context.config
+if config.config_file_name is not None:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+target_metadata = Base.metadata
+
+
+def database_file() -> Path:
+    return load_settings(DatabaseSettings).database_file
+
+
+def run_migrations_offline() -> None:
+    """Print the SQL instead of running it (``alembic upgrade head --sql``)."""
+    context.configure(
+        url=migration_database_url(database_file()),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+        render_as_batch=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    path = database_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(migration_database_url(path))
+    install_sqlite_pragmas(engine)
+    try:
+        with engine.connect() as connection:
+            # render_as_batch: SQLite alters most columns by copying the table.
+            context.configure(
+                connection=connection, target_metadata=target_metadata, render_as_batch=True
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

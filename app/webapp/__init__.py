@@ -1,0 +1,1 @@
+"""The FastAPI Kit demo application: notes, health, metrics."""

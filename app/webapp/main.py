@@ -1,0 +1,98 @@
+"""The application factory and the ASGI application ``webapp.main:app``."""
+
+import asyncio
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from webapp.db import create_engine, create_sessionmaker
+from webapp.metrics import MetricsMiddleware, record_release
+from webapp.routes import health, metrics, notes, pages
+from webapp.settings import Settings, load_settings
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+# How long shutdown waits for health checks still stuck in the database.
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+logger = logging.getLogger("webapp")
+# Like Gunicorn's own lines, with the worker's pid.
+LOG_FORMATTER = logging.Formatter(
+    "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+    datefmt="%Y-%m-%d %H:%M:%S %z",
+)
+
+
+def configure_logging(level: str) -> None:
+    """Log the ``webapp`` loggers to stderr; the server's own loggers stay as they are."""
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(LOG_FORMATTER)
+        logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    engine = create_engine(settings.database_file)
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.background_checks = set()
+    app.state.started_at = datetime.now(UTC)
+    logger.info(
+        "Starting %s, release %s, database %s",
+        settings.name,
+        settings.release,
+        settings.database_file,
+    )
+    try:
+        yield
+    finally:
+        if app.state.background_checks:
+            await asyncio.wait(app.state.background_checks, timeout=SHUTDOWN_GRACE_SECONDS)
+        await engine.dispose()
+        logger.info("Stopped")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application; settings are loaded from the environment if not given."""
+    if settings is None:
+        settings = load_settings(Settings)
+    configure_logging(settings.log_level)
+    record_release(settings.release)
+
+    app = FastAPI(
+        title=settings.name,
+        version=settings.release,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_middleware(MetricsMiddleware)
+    app.include_router(pages.router)
+    app.include_router(health.router)
+    app.include_router(notes.router)
+    app.include_router(metrics.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    """Create ``app`` on first access (PEP 562), not when the module is imported.
+
+    ``gunicorn webapp.main:app`` and ``uvicorn webapp.main:app`` both fetch it with
+    getattr, so a bad configuration stops them at startup with the SettingsError's
+    message (Gunicorn prints it after the traceback and exits with status 3), while
+    tests and tools can import :func:`create_app` without a configured environment.
+    """
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    application = create_app()
+    globals()["app"] = application
+    return application
