@@ -1,0 +1,137 @@
+"""Helpers for the runtime tests: run the kit's playbooks, make app commits, put load on a server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import testinfra
+from testinfra.utils.ansible_runner import AnsibleRunner
+
+PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
+APP_REPO = PROJECT / ".cache" / "repos" / "webapp.git"
+INVENTORY = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+SOCKET = "/run/webapp/app.sock"
+TOKEN = "molecule-test-token-0123456789"
+LOADGEN = "/usr/local/lib/kit-tests/loadgen.py"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Check the converged state first; the deploy sequence, which changes the servers, runs last."""
+    items.sort(key=lambda item: item.path.name == "test_deploy.py")
+
+
+def run_playbook(playbook: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run one of the kit's playbooks against the scenario's servers, as a user would."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    env["ANSIBLE_ROLES_PATH"] = str(PROJECT / "roles")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    result = subprocess.run(
+        ["ansible-playbook", "-i", str(INVENTORY), str(PROJECT / "playbooks" / playbook), *args],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if check and result.returncode != 0:
+        pytest.fail(f"{playbook} failed ({result.returncode}):\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def git(*args: str, **kwargs) -> str:
+    return subprocess.run(["git", *args], check=True, capture_output=True, text=True, **kwargs).stdout.strip()
+
+
+def commit_app_change(branch: str, message: str, edits: dict[str, str | None], base: str = "main") -> str:
+    """Commit edits to app/ files (path -> text to append, None to delete) on top of base (a branch or
+    commit), on the test branch test/<branch>. Returns the new commit."""
+    workdir = PROJECT / ".cache" / "test-worktree"
+    subprocess.run(["rm", "-rf", str(workdir)], check=True)
+    git("clone", "-q", str(APP_REPO), str(workdir))
+    branch_ref = f"origin/{base}"
+    is_branch = subprocess.run(
+        ["git", "-C", str(workdir), "rev-parse", "-q", "--verify", branch_ref], check=False, capture_output=True
+    )
+    git("-C", str(workdir), "checkout", "-q", "--detach", branch_ref if is_branch.returncode == 0 else base)
+    for path, text in edits.items():
+        target = workdir / path
+        if text is None:
+            target.unlink()
+        else:
+            with target.open("a") as handle:
+                handle.write(text)
+    env = dict(os.environ, GIT_AUTHOR_NAME="kit tests", GIT_AUTHOR_EMAIL="tests@fastapi-kit.invalid")
+    env.update(GIT_COMMITTER_NAME="kit tests", GIT_COMMITTER_EMAIL="tests@fastapi-kit.invalid")
+    git("-C", str(workdir), "commit", "-qam", message, env=env)
+    # Test commits live on test/ branches: main stays what scripts/ensure-app-repo published.
+    git("-C", str(workdir), "push", "-qf", "origin", f"HEAD:refs/heads/test/{branch}")
+    return git("-C", str(workdir), "rev-parse", "HEAD")
+
+
+def server_names() -> list[str]:
+    return sorted(AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts("web"))
+
+
+@dataclass
+class Server:
+    name: str
+    host: testinfra.host.Host
+
+    def health(self) -> dict:
+        out = self.host.check_output(f"curl -sS --max-time 5 --unix-socket {SOCKET} http://localhost/health")
+        return json.loads(out)
+
+    def api(self, method: str, path: str, body: dict | None = None) -> dict:
+        data = f"-H 'Content-Type: application/json' -d '{json.dumps(body)}'" if body else ""
+        out = self.host.check_output(
+            f"curl -sS --fail-with-body --max-time 5 --unix-socket {SOCKET} -X {method} "
+            f"-H 'Authorization: Bearer {TOKEN}' {data} http://localhost{path}"
+        )
+        return json.loads(out) if out else {}
+
+    def live(self) -> dict:
+        return json.loads(self.host.file("/var/lib/webapp/live.json").content_string)
+
+
+@pytest.fixture(scope="session")
+def servers() -> list[Server]:
+    return [
+        Server(name, testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")) for name in server_names()
+    ]
+
+
+@contextmanager
+def steady_load(servers: list[Server], seconds: int = 600) -> Iterator[dict[str, dict]]:
+    """Keep every server under load (on its stable socket) while the block runs; yield the summaries after."""
+    summaries: dict[str, dict] = {}
+    for server in servers:
+        server.host.run("rm -f /tmp/kit-load.stop /tmp/kit-load.json")
+        server.host.run(
+            f"nohup python3 {LOADGEN} --unix {SOCKET} --concurrency 2 --interval 0.05 --timeout 20 "
+            f"--duration {seconds} --requests 500000 --stop-file /tmp/kit-load.stop "
+            "> /tmp/kit-load.json 2>/tmp/kit-load.err &"
+        )
+    time.sleep(2)
+    try:
+        yield summaries
+    finally:
+        for server in servers:
+            server.host.run("touch /tmp/kit-load.stop")
+        for server in servers:
+            for _ in range(60):
+                out = server.host.run("cat /tmp/kit-load.json").stdout.strip()
+                if out:
+                    summaries[server.name] = json.loads(out)
+                    break
+                time.sleep(0.5)
+            else:
+                summaries[server.name] = {"failed": -1, "error": server.host.run("cat /tmp/kit-load.err").stdout}
