@@ -81,14 +81,23 @@ def server_names() -> list[str]:
     return sorted(AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts("web"))
 
 
+def read_health(host: testinfra.host.Host) -> dict:
+    """GET /health on the stable socket, as the proxy would."""
+    return json.loads(host.check_output(f"curl -sS --max-time 5 --unix-socket {SOCKET} http://localhost/health"))
+
+
+def read_live(host: testinfra.host.Host) -> dict:
+    """The gunicorn role's record of the live color and release."""
+    return json.loads(host.file("/var/lib/webapp/live.json").content_string)
+
+
 @dataclass
 class Server:
     name: str
     host: testinfra.host.Host
 
     def health(self) -> dict:
-        out = self.host.check_output(f"curl -sS --max-time 5 --unix-socket {SOCKET} http://localhost/health")
-        return json.loads(out)
+        return read_health(self.host)
 
     def api(self, method: str, path: str, body: dict | None = None) -> dict:
         data = f"-H 'Content-Type: application/json' -d '{json.dumps(body)}'" if body else ""
@@ -99,7 +108,7 @@ class Server:
         return json.loads(out) if out else {}
 
     def live(self) -> dict:
-        return json.loads(self.host.file("/var/lib/webapp/live.json").content_string)
+        return read_live(self.host)
 
 
 @pytest.fixture(scope="session")

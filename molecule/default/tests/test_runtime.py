@@ -1,21 +1,14 @@
 """What an operator observes of the app runtime on each server after site.yml."""
 
-import json
 import time
 
 import pytest
+from conftest import SOCKET
+from conftest import read_health as health
+from conftest import read_live as live
 
 PYTHON = "3.13.5"
 WORKERS = 2
-SOCKET = "/run/webapp/app.sock"
-
-
-def live(host) -> dict:
-    return json.loads(host.file("/var/lib/webapp/live.json").content_string)
-
-
-def health(host) -> dict:
-    return json.loads(host.check_output(f"curl -sS --max-time 5 --unix-socket {SOCKET} http://localhost/health"))
 
 
 def test_pyenv_python_is_the_requested_version(host):
