@@ -16,10 +16,14 @@ ROOT = Path(__file__).resolve().parents[1]
 PLAYBOOK = ROOT / "playbooks" / "site.yml"
 ADMIN_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJt2s+evUSeNs99D1MPpYwjealOSC9nQX0QG5kaLGlnX test admin"
 # What every inventory needs: an admin with a key (root login is off by default), and
-# for the web hosts the app's repository. Each test's variables are laid over it.
+# for the web hosts the app's repository, the site's domains and the ACME account.
+# Each test's variables are laid over it.
 VALID = {
     "users_admins": [{"name": "alice", "ssh_keys": [ADMIN_KEY]}],
     "app_repo_url": "https://git.example.test/team/app.git",
+    "nginx_domains": ["app.example.test", "www.app.example.test"],
+    "certbot_email": "ops@example.test",
+    "certbot_agree_tos": True,
 }
 
 

@@ -1,0 +1,46 @@
+"""The preflight stops bad input for the HTTPS front before any host changes (see test_preflight.py)."""
+
+import pytest
+from test_preflight import run_site
+from test_preflight_runtime import assert_stopped
+
+
+@pytest.mark.parametrize(
+    ("group_vars", "drop", "expected"),
+    [
+        ({"nginx_domains": []}, (), ["nginx_domains is empty"]),
+        ({}, ("nginx_domains",), ["role nginx:", "nginx_domains"]),
+        (
+            {"nginx_domains": ["app.example.test", "bad_name!.example"]},
+            (),
+            ['"bad_name!.example" is not a domain name'],
+        ),
+        ({"nginx_domains": ["App.Example.test"]}, (), ['"App.Example.test" is not a domain name']),
+        ({"nginx_domains": ["app.example.test", "app.example.test"]}, (), ["nginx_domains lists a name twice"]),
+        (
+            {"certbot_email": "ops-at-example.test"},
+            (),
+            ['certbot_email: "ops-at-example.test" is not an e-mail address'],
+        ),
+        ({}, ("certbot_email",), ["role certbot:", "certbot_email"]),
+        ({"certbot_agree_tos": False}, (), ["certbot_agree_tos is not true"]),
+        ({"certbot_acme_directory_url": "http://acme.example.test/dir"}, (), ["is not an https:// ACME directory URL"]),
+        ({"certbot_key_type": "dsa"}, (), ["role certbot:", "certbot_key_type", "ecdsa"]),
+        ({"nginx_rate_limit_enabled": "sometimes"}, (), ["role nginx:", "nginx_rate_limit_enabled", "bool"]),
+    ],
+    ids=[
+        "no-domains",
+        "domains-missing",
+        "invalid-domain",
+        "uppercase-domain",
+        "duplicate-domain",
+        "malformed-email",
+        "email-missing",
+        "terms-not-agreed",
+        "plain-http-directory",
+        "key-type",
+        "toggle-type",
+    ],
+)
+def test_bad_web_input_stops_before_any_change(tmp_path, group_vars, drop, expected):
+    assert_stopped(run_site(tmp_path, group_vars, drop=drop), expected)
