@@ -18,6 +18,7 @@ import http.client
 import json
 import os
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -35,9 +36,23 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock.connect(self.unix_path)
 
 
+class TLSConnection(http.client.HTTPSConnection):
+    """HTTPS to an address, with the certificate checked for another name (SNI and Host)."""
+
+    def __init__(self, address: str, server_name: str, context: ssl.SSLContext, timeout: float) -> None:
+        super().__init__(address, timeout=timeout, context=context)
+        self.server_name = server_name
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.server_name)
+
+
 def connection(args: argparse.Namespace) -> http.client.HTTPConnection:
     if args.unix:
         return UnixHTTPConnection(args.unix, args.timeout)
+    if args.tls:
+        return TLSConnection(args.connect, args.host, args.tls_context, args.timeout)
     return http.client.HTTPConnection(args.connect, timeout=args.timeout)
 
 
@@ -109,7 +124,9 @@ def main(argv: list[str]) -> int:
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--unix", help="unix socket path")
     target.add_argument("--connect", help="host:port to connect to")
-    parser.add_argument("--host", default="localhost", help="Host header")
+    parser.add_argument("--host", default="localhost", help="Host header (and TLS server name)")
+    parser.add_argument("--tls", action="store_true", help="HTTPS to --connect, checking the certificate for --host")
+    parser.add_argument("--cafile", help="CA certificates to check the server's against (default: the system's)")
     parser.add_argument("--path", default="/health")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--duration", type=float, default=30.0, help="seconds at most")
@@ -119,6 +136,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--keepalive", action="store_true", help="reuse connections")
     parser.add_argument("--stop-file", help="stop as soon as this file exists")
     args = parser.parse_args(argv)
+    if args.tls and not args.connect:
+        parser.error("--tls needs --connect")
+    args.tls_context = ssl.create_default_context(cafile=args.cafile) if args.tls else None
 
     stats = Stats()
     started = time.monotonic()

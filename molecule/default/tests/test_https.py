@@ -1,0 +1,288 @@
+"""What a browser, an auditor and an operator observe of the HTTPS front on each server.
+
+Certificates come from Pebble (Let's Encrypt's ACME test server) in its own
+container, which validated each server's HTTP-01 challenge through nginx. Checks
+from the controller go through the server's 443, published on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import LOADGEN, run_playbook
+
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+PEBBLE_API_CA = "/usr/local/share/ca-certificates/certbot-acme-server.crt"
+ANSWER_LOCALLY = "--resolve {d}:443:127.0.0.1 --resolve {d}:80:127.0.0.1"
+
+
+@pytest.fixture(scope="module")
+def site(host, tmp_path_factory) -> dict:
+    """The server's domains, its published HTTPS port and Pebble's current issuing root (a file on the controller)."""
+    variables = host.ansible.get_variables()
+    root = host.check_output(f"curl -sS --fail --cacert {PEBBLE_API_CA} https://pebble:15000/roots/0")
+    path = tmp_path_factory.mktemp("pebble") / "root.pem"
+    path.write_text(root + "\n")
+    return {"domains": variables["nginx_domains"], "port": int(variables["kit_test_https_port"]), "root": path}
+
+
+def https_get(site: dict, path: str, name: str | None = None, **context_options) -> http.client.HTTPResponse:
+    """GET https://<name><path> from the controller via the published port; the chain must lead to Pebble's root."""
+    name = name or site["domains"][0]
+    context = ssl.create_default_context(cafile=str(site["root"]))
+    for option, value in context_options.items():
+        setattr(context, option, value)
+    sock = socket.create_connection(("127.0.0.1", site["port"]), timeout=10)
+    connection = http.client.HTTPSConnection(name, timeout=10, context=context)
+    connection.sock = context.wrap_socket(sock, server_hostname=name)
+    connection.request("GET", path, headers={"Host": name})
+    response = connection.getresponse()
+    response.body = response.read()
+    response.peer_cert = connection.sock.getpeercert()
+    connection.close()
+    return response
+
+
+def local_curl(host, site: dict, arguments: str) -> str:
+    """curl on the server itself, to its own nginx, trusting Pebble's root."""
+    host.run(f"cat > /tmp/kit-pebble-root.pem <<'EOF'\n{site['root'].read_text()}EOF")
+    resolve = " ".join(ANSWER_LOCALLY.format(d=d) for d in site["domains"])
+    return host.run(f"curl -sS --max-time 10 --cacert /tmp/kit-pebble-root.pem {resolve} {arguments}")
+
+
+def served_serial(host, site: dict) -> str:
+    out = host.check_output(
+        f"openssl s_client -connect 127.0.0.1:443 -servername {site['domains'][0]} </dev/null 2>/dev/null"
+        " | openssl x509 -noout -serial"
+    )
+    return out.split("=", 1)[1]
+
+
+# --- the site ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/health"])
+def test_each_domain_serves_the_app_with_a_certificate_from_the_acme_server(site, path):
+    for name in site["domains"]:
+        response = https_get(site, path, name)
+        assert response.status == 200, (name, response.body[:300])
+    assert b"FastAPI kit under test" in https_get(site, "/").body
+    assert json.loads(https_get(site, "/health").body)["status"] == "ok"
+
+
+def test_certificate_names_every_domain_and_lasts_90_days(site):
+    cert = https_get(site, "/health").peer_cert
+    assert sorted(value for kind, value in cert["subjectAltName"] if kind == "DNS") == sorted(site["domains"])
+    issuer = dict(item[0] for item in cert["issuer"])
+    assert issuer["commonName"].startswith("Pebble Intermediate CA")
+    lifetime = ssl.cert_time_to_seconds(cert["notAfter"]) - ssl.cert_time_to_seconds(cert["notBefore"])
+    assert 89 * 86400 < lifetime <= 90 * 86400
+
+
+def test_a_chain_to_another_root_is_refused(site):
+    """The chain check above can fail: the system's roots do not know Pebble's."""
+    context = ssl.create_default_context()
+    with (
+        socket.create_connection(("127.0.0.1", site["port"]), timeout=10) as sock,
+        pytest.raises(ssl.SSLCertVerificationError),
+    ):
+        context.wrap_socket(sock, server_hostname=site["domains"][0])
+
+
+def test_http_redirects_to_https_with_the_same_path(host, site):
+    for name in site["domains"]:
+        out = local_curl(host, site, f"-o /dev/null -w '%{{http_code}} %{{redirect_url}}' 'http://{name}/notes?x=1'")
+        assert out.stdout == f"301 https://{name}/notes?x=1", out.stderr
+
+
+def test_acme_challenges_are_served_on_port_80_not_redirected(host, site):
+    host.run("install -d /var/www/acme/.well-known/acme-challenge")
+    host.run("echo kit-token > /var/www/acme/.well-known/acme-challenge/kit-test-token")
+    name = site["domains"][0]
+    found = local_curl(host, site, f"-w ' %{{http_code}}' http://{name}/.well-known/acme-challenge/kit-test-token")
+    missing = local_curl(host, site, f"-o /dev/null -w '%{{http_code}}' http://{name}/.well-known/acme-challenge/none")
+    host.run("rm -f /var/www/acme/.well-known/acme-challenge/kit-test-token")
+    assert found.stdout == "kit-token\n 200"
+    assert missing.stdout == "404"
+
+
+def test_http2_is_offered(host, site):
+    out = local_curl(host, site, f"--http2 -o /dev/null -w '%{{http_version}}' https://{site['domains'][0]}/health")
+    assert out.stdout == "2", out.stderr
+
+
+# --- headers ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/health", "/static/style.css", "/no-such-page"])
+def test_security_headers_on_every_response(site, path):
+    headers = https_get(site, path).headers
+    assert headers["Strict-Transport-Security"] == "max-age=63072000"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert "default-src" in headers["Content-Security-Policy"]
+    assert len(headers.get_all("Content-Security-Policy")) == 1
+
+
+def test_version_is_not_disclosed(site):
+    for path in ("/health", "/no-such-page"):
+        response = https_get(site, path)
+        assert response.headers.get_all("Server") == ["nginx"]
+        assert b"nginx/" not in response.body
+
+
+def test_static_files_come_from_nginx_with_cache_headers(site):
+    response = https_get(site, "/static/style.css")
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/css")
+    # expires 10m (the scenario's value): the app's own static route sends no max-age.
+    assert response.headers["Cache-Control"] == "max-age=600"
+
+
+def test_text_is_compressed(host, site):
+    out = local_curl(host, site, f"-H 'Accept-Encoding: gzip' -o /dev/null -D - https://{site['domains'][0]}/")
+    assert "content-encoding: gzip" in out.stdout.lower()
+
+
+# --- other names get nothing ------------------------------------------------------------------
+
+
+def test_unknown_sni_is_refused_in_the_handshake(site):
+    with pytest.raises(ssl.SSLError):
+        https_get(site, "/health", name="unknown.example.test")
+
+
+def test_unknown_host_header_gets_no_app_response(host, site):
+    name = site["domains"][0]
+    over_http = local_curl(host, site, f"-H 'Host: unknown.example.test' http://{name}/health")
+    over_https = local_curl(host, site, f"-H 'Host: unknown.example.test' https://{name}/health")
+    for result in (over_http, over_https):
+        assert result.rc != 0 and result.stdout == ""
+    # curl 52: the server closed the connection without a reply (nginx's 444).
+    assert over_http.rc == 52
+
+
+# --- TLS --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("version", "accepted"), [("tls1_1", False), ("tls1_2", True), ("tls1_3", True)])
+def test_only_tls_1_2_and_1_3_are_accepted(host, site, version, accepted):
+    # SECLEVEL=0 lets the client offer old protocols, so the server is what refuses them.
+    result = host.run(
+        f"openssl s_client -connect 127.0.0.1:443 -servername {site['domains'][0]} -{version}"
+        " -cipher 'DEFAULT:@SECLEVEL=0' </dev/null"
+    )
+    assert (result.rc == 0 and "Cipher is (NONE)" not in result.stdout) == accepted, result.stdout[-500:]
+
+
+@pytest.mark.parametrize(
+    "profile",
+    ["--mozilla_config=intermediate", f"--custom_tls_config={RESOURCES / 'mozilla-intermediate-6.0.json'}"],
+    ids=["mozilla-5.7", "mozilla-6.0"],
+)
+def test_tls_is_compliant_with_mozilla_intermediate(site, profile):
+    sslyze = Path(sys.executable).parent / "sslyze"
+    result = subprocess.run(
+        [
+            str(sslyze),
+            profile,
+            f"--certinfo_ca_file={site['root']}",
+            f"{site['domains'][0]}:{site['port']}{{127.0.0.1}}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, NO_COLOR="1"),
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert ": OK - Compliant." in result.stdout
+
+
+# --- nothing else is exposed ------------------------------------------------------------------
+
+
+def test_only_ssh_http_and_https_listen_on_public_interfaces(host):
+    listeners = host.check_output("ss -Htuln").splitlines()
+    public = set()
+    for line in listeners:
+        fields = line.split()
+        local = fields[4]
+        address, port = local.rsplit(":", 1)
+        if address.strip("[]").split("%")[0] not in ("127.0.0.1", "::1") and not address.startswith("127."):
+            public.add(f"{fields[0]}/{port}")
+    assert public == {"tcp/22", "tcp/80", "tcp/443"}
+
+
+def test_the_app_listens_on_a_unix_socket_only(host):
+    live = host.file("/run/webapp/app.sock").linked_to
+    assert host.socket(f"unix://{live}").is_listening
+    assert "gunicorn" not in host.check_output("ss -Htulnp")
+
+
+# --- certificates: issued once, renewed without a dropped request -----------------------------
+
+
+def test_the_certificate_was_issued_once(host, site):
+    """Converge and the idempotence run asked the CA once: the second run changed nothing."""
+    archive = host.file(f"/etc/letsencrypt/archive/{site['domains'][0]}")
+    assert sorted(f for f in archive.listdir() if f.startswith("cert")) == ["cert1.pem"]
+    link = f"/etc/nginx/tls/{site['domains'][0]}/fullchain.pem"
+    assert host.check_output(f"readlink {link}") == f"/etc/letsencrypt/live/{site['domains'][0]}/fullchain.pem"
+
+
+def test_renewal_runs_by_itself(host):
+    timer = host.service("certbot.timer")
+    assert timer.is_enabled and timer.is_running
+    hook = host.file("/etc/letsencrypt/renewal-hooks/deploy/50-reload-services")
+    assert hook.mode == 0o755 and "systemctl try-reload-or-restart nginx" in hook.content_string
+
+
+def test_renewal_dry_run_succeeds(host):
+    # Without --server, a dry run goes to Let's Encrypt's staging CA instead of the certificate's own.
+    server = host.ansible.get_variables()["certbot_acme_directory_url"]
+    result = host.run(f"certbot renew --dry-run --no-random-sleep-on-renew --server {server}")
+    assert result.rc == 0, result.stdout + result.stderr
+    assert "Congratulations, all simulated renewals succeeded" in result.stdout + result.stderr
+
+
+def test_forced_renewal_serves_a_new_certificate_without_dropping_a_request(host, site):
+    name = site["domains"][0]
+    before = served_serial(host, site)
+    host.run("rm -f /tmp/kit-tls-load.stop")
+    host.run(
+        f"nohup python3 {LOADGEN} --connect 127.0.0.1:443 --tls --host {name} --cafile /tmp/kit-pebble-root.pem"
+        " --concurrency 2 --interval 0.05 --timeout 20 --duration 120 --requests 100000"
+        " --stop-file /tmp/kit-tls-load.stop > /tmp/kit-tls-load.json 2>/tmp/kit-tls-load.err &"
+    )
+    try:
+        renewal = host.run(f"certbot renew --force-renewal --cert-name {name} --no-random-sleep-on-renew")
+        assert renewal.rc == 0, renewal.stdout + renewal.stderr
+        host.run("sleep 3")
+    finally:
+        host.run("touch /tmp/kit-tls-load.stop")
+    wait = "for i in $(seq 60); do [ -s /tmp/kit-tls-load.json ] && break; sleep 0.5; done"
+    summary = json.loads(host.check_output(f"{wait}; cat /tmp/kit-tls-load.json"))
+    after = served_serial(host, site)
+    assert after != before
+    assert summary["requests"] > 50 and summary["failed"] == 0, summary
+
+
+# --- a bad nginx input never lands ------------------------------------------------------------
+
+
+def test_an_invalid_nginx_config_is_refused_and_the_site_keeps_serving(host, site):
+    before = host.file("/etc/nginx/nginx.conf").sha256sum
+    bad = json.dumps({"nginx_extra_http_config": "proxy_pass http://nowhere;"})
+    result = run_playbook("web.yml", "--limit", host.backend.get_hostname(), "-e", bad, check=False)
+    assert result.returncode != 0
+    assert "failed to validate" in result.stdout and "is not allowed here" in result.stdout
+    assert host.file("/etc/nginx/nginx.conf").sha256sum == before
+    assert https_get(site, "/health").status == 200
