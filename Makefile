@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
-.PHONY: help setup test lint app-test molecule demo demo-destroy clean
+.PHONY: help setup test lint app-test molecule demo demo-destroy bench drills clean
 
 help: ## Show the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-14s %s\n", $$1, $$2 }'
@@ -27,6 +27,12 @@ demo: ## Start the local sandbox server and provision it with playbooks/site.yml
 
 demo-destroy: ## Remove the sandbox server
 	scripts/demo --destroy
+
+bench: ## Measure the sandbox's stack against its own ceiling into bench/results (BENCH_COLD=1: CPython compiled too)
+	scripts/bench
+
+drills: ## Deploys, renewal, crashes and a restart under load on the sandbox; fails if a target is missed
+	scripts/drills
 
 clean: ## Remove the virtualenvs and the sandbox (the image and source cache stays)
 	-scripts/demo --destroy
