@@ -1,0 +1,368 @@
+"""make bench: the deployed stack against its own ceiling, side by side in one run.
+
+1. ceiling: GET /health and GET /api/notes straight to Gunicorn's workers over TCP
+   loopback (an extra bind of the same workers: wrk and h2load cannot use a unix socket);
+2. the product: the same requests through nginx over HTTPS with keep-alive, HTTP/1.1
+   (wrk) and HTTP/2 (h2load), as ratios to the ceiling measured by the same tool;
+3. a new connection per request: plain TCP, TLS 1.3 full handshakes, TLS 1.3 resumed;
+4. workers = 1, 2, 2 x cores + 1: throughput and memory;
+5. deploy cost: a full converge of a bare host (with, and with BENCH_COLD=1 also
+   without, the CPython artifact cache), a no-change re-run, a code-only deploy.
+
+Measurements of 1-3 are interleaved in rounds and the median of each is reported,
+because the 2 shared cores of this machine move from one minute to the next.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from kitbench import bare, report
+from kitbench.loadtools import Result, cpu_snapshot, fresh_connections, h2load, wrk
+from kitbench.sandbox import (
+    DOMAIN,
+    RESULTS,
+    api,
+    app_commit,
+    append,
+    get_json,
+    gunicorn_pids,
+    https_status,
+    https_url,
+    install_tools,
+    live,
+    load_average,
+    log,
+    machine,
+    note,
+    playbook,
+    sandbox,
+    sandbox_json,
+)
+
+ENDPOINTS = {"health": "/health", "notes": "/api/notes?limit=20"}
+BENCH_PORTS = (8001, 8002)
+THROUGHPUT_TARGET = 0.85
+P99_TARGET = 1.5
+
+
+def bound_port() -> int | None:
+    listening = sandbox("ss -Hltn", check=False).stdout
+    for port in BENCH_PORTS:
+        if f"127.0.0.1:{port} " in listening:
+            return port
+    return None
+
+
+def converge_for_bench(workers: int | None = None) -> int:
+    """Serve the live release with an extra TCP bind (and a worker count) through the normal switch.
+
+    Each converge binds the port the live color does not hold, so the two colors never need
+    the same address during the switch (SO_REUSEPORT cannot help: Linux refuses it on the unix
+    socket Gunicorn also binds, EOPNOTSUPP since 6.9).
+    """
+    current = bound_port()
+    port = BENCH_PORTS[1] if current == BENCH_PORTS[0] else BENCH_PORTS[0]
+    extra: dict = {"gunicorn_extra_binds": [f"127.0.0.1:{port}"]}
+    if workers is not None:
+        extra["gunicorn_workers"] = workers
+    run = playbook("app.yml", extra, label=f"bench-workers-{workers or 'default'}")
+    if not run.ok:
+        raise RuntimeError(f"converge for the bench failed: {run.failure()}")
+    return port
+
+
+def seed_notes(count: int = 20) -> None:
+    status, page = get_json("/api/notes?limit=1", https=False)
+    have = page.get("total", 0) if status == 200 else 0
+    for number in range(have, count):
+        api("POST", "/api/notes", {"title": f"bench note {number}", "body": "x" * 200})
+    note(f"notes in the database: {max(have, count)} (GET /api/notes?limit=20 returns 20 of them)")
+
+
+def cpu_per_request(rounds: list[Result]) -> dict[str, float]:
+    """CPU milliseconds per request by role (app, proxy, client, other), over every round."""
+    requests = sum(r.requests for r in rounds)
+    roles: dict[str, float] = {}
+    for r in rounds:
+        for role, seconds in r.detail.get("cpu_s", {}).items():
+            roles[role] = roles.get(role, 0.0) + seconds
+    return {role: round(seconds * 1000 / requests, 3) for role, seconds in roles.items()} if requests else {}
+
+
+def median_result(rounds: list[Result]) -> dict:
+    return {
+        "cpu_ms_per_request": cpu_per_request(rounds),
+        "rps": round(statistics.median(r.rps for r in rounds), 1),
+        "p50_ms": round(statistics.median(r.p50_ms for r in rounds), 2),
+        "p99_ms": round(statistics.median(r.p99_ms for r in rounds), 2),
+        "requests": sum(r.requests for r in rounds),
+        "failed": sum(r.failed for r in rounds),
+        # failed, less the streams h2load cancelled itself at the end of its timed runs
+        "errors": sum(r.failed - r.detail.get("stream_failures", 0) for r in rounds),
+        "tool": rounds[0].tool,
+        "url": rounds[0].url,
+        "rounds": [r.as_dict() for r in rounds],
+    }
+
+
+def throughput_matrix(args: argparse.Namespace, port: int, https: bool) -> dict:
+    """Items 1 and 2: every configuration of both endpoints, interleaved, args.rounds times."""
+    c = args.connections
+    configs = {
+        "ceiling/wrk": lambda p: wrk(f"http://127.0.0.1:{port}{p}", connections=c, seconds=args.seconds),
+        "ceiling/h2load-h1": lambda p: h2load(
+            f"http://127.0.0.1:{port}{p}", clients=c, streams=1, seconds=args.seconds, h1=True
+        ),
+    }
+    if https:
+        configs["https-h1/wrk"] = lambda p: wrk(https_url(p), connections=c, seconds=args.seconds)
+        configs["https-h2/h2load"] = lambda p: h2load(
+            https_url(p), clients=max(1, c // 4), streams=4, seconds=args.seconds
+        )
+    for fn in configs.values():  # warm every path up once, unmeasured
+        fn(ENDPOINTS["health"])
+    samples: dict[str, dict[str, list[Result]]] = {e: {k: [] for k in configs} for e in ENDPOINTS}
+    for number in range(args.rounds):
+        for endpoint, path in ENDPOINTS.items():
+            for name, fn in configs.items():
+                before = cpu_snapshot()
+                result = fn(path)
+                used = {role: round(s - before[role], 2) for role, s in cpu_snapshot().items()}
+                result.detail["cpu_s"] = dict(used, client=result.detail["client_cpu_s"])
+                samples[endpoint][name].append(result)
+                note(
+                    f"round {number + 1}/{args.rounds} {endpoint:6} {name:18} {result.rps:8.1f} req/s "
+                    f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  failed {result.failed}"
+                )
+    return add_ratios({e: {k: median_result(v) for k, v in by_config.items()} for e, by_config in samples.items()})
+
+
+def add_ratios(matrix: dict) -> dict:
+    """Each product figure against the ceiling measured by the same tool, and the verdict.
+
+    cpu_ratio is the ceiling's CPU per request over the product's: the share of the ceiling's
+    throughput the product's CPU cost allows on a host where the CPU is the limit. Unlike
+    req/s, it hardly moves when other jobs take the cores for a while.
+    """
+    for by_config in matrix.values():
+        for name, baseline in (("https-h1/wrk", "ceiling/wrk"), ("https-h2/h2load", "ceiling/h2load-h1")):
+            if name in by_config:
+                entry, base = by_config[name], by_config[baseline]
+                entry["baseline"] = baseline
+                entry["rps_ratio"] = round(entry["rps"] / base["rps"], 3) if base["rps"] else 0.0
+                entry["p99_ratio"] = round(entry["p99_ms"] / base["p99_ms"], 3) if base["p99_ms"] else 0.0
+                cpu, base_cpu = sum(entry["cpu_ms_per_request"].values()), sum(base["cpu_ms_per_request"].values())
+                entry["cpu_ratio"] = round(base_cpu / cpu, 3) if cpu else 0.0
+                entry["meets_target"] = (
+                    entry["rps_ratio"] >= THROUGHPUT_TARGET
+                    and entry["p99_ratio"] <= P99_TARGET
+                    and not entry.get("errors", entry["failed"])
+                )
+    return matrix
+
+
+def new_connections(args: argparse.Namespace, port: int, https: bool) -> dict:
+    """Item 3: a new connection per request to /health."""
+    modes = {"tcp": dict(port=port, server_name="127.0.0.1", connect_host="127.0.0.1")}
+    if https:
+        modes["tls"] = dict(port=443, server_name=DOMAIN, connect_host=DOMAIN)
+        modes["tls-resume"] = dict(port=443, server_name=DOMAIN, connect_host=DOMAIN)
+    samples: dict[str, list[Result]] = {m: [] for m in modes}
+    for number in range(args.rounds):
+        for mode, target in modes.items():
+            before = cpu_snapshot()
+            result = fresh_connections(
+                mode, path="/health", processes=args.handshake_processes, seconds=args.seconds, **target
+            )
+            used = {role: round(s - before[role], 2) for role, s in cpu_snapshot().items()}
+            result.detail["cpu_s"] = dict(used, client=result.detail["client_cpu_s"])
+            samples[mode].append(result)
+            resumed = result.detail["resumed"]
+            note(
+                f"round {number + 1}/{args.rounds} new connection {mode:10} {result.rps:8.1f} req/s "
+                f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  resumed {resumed}/{result.requests}"
+                f"  failed {result.failed}"
+            )
+    out = {}
+    for mode, rounds in samples.items():
+        out[mode] = median_result(rounds)
+        requests = sum(r.requests for r in rounds)
+        out[mode]["resumed_fraction"] = round(sum(r.detail["resumed"] for r in rounds) / requests, 3) if requests else 0
+    return out
+
+
+def memory_now() -> dict:
+    master, _ = gunicorn_pids()
+    return sandbox_json(f"python3 /usr/local/lib/kit-bench/procmem.py {master}")
+
+
+def worker_sweep(args: argparse.Namespace, https: bool, cores: int) -> dict:
+    """Item 4: throughput and memory for workers = 1, 2, 2 x cores + 1."""
+    sweep = {}
+    for workers in sorted({1, 2, 2 * cores + 1}):
+        log(f"Workers = {workers}")
+        port = converge_for_bench(workers)
+        _, pids = gunicorn_pids()
+        if len(pids) != workers:
+            raise RuntimeError(f"expected {workers} workers, found {len(pids)}")
+        entry: dict = {"workers": workers}
+        targets = {"ceiling": lambda p, port=port: f"http://127.0.0.1:{port}{p}"}
+        if https:
+            targets["https-h1"] = https_url
+        for url in targets.values():
+            wrk(url(ENDPOINTS["health"]), connections=args.connections, seconds=1)  # warm-up, unmeasured
+        samples: dict[str, list[Result]] = {}
+        for _ in range(args.rounds):
+            for endpoint, path in ENDPOINTS.items():
+                for name, url in targets.items():
+                    result = wrk(url(path), connections=args.connections, seconds=args.seconds)
+                    samples.setdefault(f"{endpoint}/{name}", []).append(result)
+        for key, rounds in samples.items():
+            entry[key] = figure = median_result(rounds)
+            note(f"{key:16} {figure['rps']:8.1f} req/s, p99 {figure['p99_ms']:.2f} ms, failed {figure['failed']}")
+        time.sleep(3)
+        entry["memory"] = memory_now()
+        mem = entry["memory"]
+        note(
+            f"idle memory: per worker RSS {mem['gunicorn workers']['rss_kib'] / workers / 1024:.1f} MiB, "
+            f"PSS {mem['gunicorn workers']['pss_kib'] / workers / 1024:.1f} MiB; "
+            f"stack PSS {sum(g['pss_kib'] for g in mem.values()) / 1024:.1f} MiB"
+        )
+        sweep[str(workers)] = entry
+    return sweep
+
+
+def deploy_cost(args: argparse.Namespace) -> dict:
+    """Item 5: a no-change re-run, a code-only deploy and the way back, a bare host's converge."""
+    cost: dict = {}
+    log("Deploy cost: a no-change re-run of site.yml")
+    rerun = playbook("site.yml", label="bench-site-rerun")
+    cost["site.yml re-run, nothing to change"] = {
+        "seconds": round(rerun.seconds, 1),
+        "ok": rerun.ok,
+        "changed": rerun.recap().get("changed"),
+    }
+    log("Deploy cost: a code-only deploy of a new commit")
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+    commit = app_commit(
+        "code",
+        f"Restyle the page ({stamp})",
+        lambda app: append(app / "webapp" / "static" / "style.css", f"\n/* bench {stamp} */\n"),
+    )
+    deploy = playbook("app.yml", f"app_repo_version={commit}", label="bench-code-deploy")
+    serving = get_json("/health", https=False)[1].get("release")
+    cost["app.yml, code-only deploy of a new commit"] = {
+        "seconds": round(deploy.seconds, 1),
+        "ok": deploy.ok and serving == commit[:12],
+        "changed": deploy.recap().get("changed"),
+    }
+    back = playbook("app.yml", label="bench-back-to-main")
+    cost["app.yml, back to main (release already on disk)"] = {
+        "seconds": round(back.seconds, 1),
+        "ok": back.ok,
+        "changed": back.recap().get("changed"),
+    }
+    if args.skip_bare:
+        note("bare-host converge skipped (--skip-bare)")
+        return cost
+    runs = [("site.yml on a bare host, CPython from the artifact cache", False)]
+    if args.cold:
+        runs.append(("site.yml on a bare host, no artifact cache (CPython compiled)", True))
+    for label, cold in runs:
+        log(f"Deploy cost: {label}")
+        result = bare.converge(cold=cold)
+        cost[label] = result
+        note(f"{label}: {'ok' if result['ok'] else 'FAILED'} in {result['seconds']} s")
+    if not args.cold:
+        cost["site.yml on a bare host, no artifact cache (CPython compiled)"] = {
+            "seconds": None,
+            "ok": None,
+            "note": "not run: opt in with BENCH_COLD=1 (about 10-25 minutes on 2 cores)",
+        }
+    return cost
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 6)))
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 3)))
+    parser.add_argument("--connections", type=int, default=16, help="requests in flight")
+    parser.add_argument("--handshake-processes", type=int, default=4)
+    parser.add_argument("--cold", action="store_true", default=os.environ.get("BENCH_COLD") == "1")
+    parser.add_argument("--skip-bare", action="store_true", default=os.environ.get("BENCH_SKIP_BARE") == "1")
+    parser.add_argument("--skip-workers", action="store_true", help="no item 4 (development runs)")
+    parser.add_argument("--skip-deploys", action="store_true", help="no item 5 at all (development runs)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+
+    started = time.time()
+    log("Preparing the sandbox: wrk and h2load from Debian, the bench's helpers")
+    install_tools()
+    cores = int(sandbox("nproc").stdout)
+    results: dict = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
+        "machine": machine(),
+        "load_average_start": load_average(),
+        "settings": {
+            "seconds": args.seconds,
+            "rounds": args.rounds,
+            "connections": args.connections,
+            "handshake_processes": args.handshake_processes,
+            "h2_streams_per_connection": 4,
+        },
+        "targets": {"throughput_ratio": THROUGHPUT_TARGET, "p99_ratio": P99_TARGET},
+    }
+    why_no_https = https_status()
+    https = why_no_https is None
+    results["https"] = {"available": https, "reason": why_no_https}
+    if not https:
+        log(f"HTTPS is not measured: {why_no_https}")
+    seed_notes()
+    try:
+        log("Serving the live release on a TCP loopback port as well, for the ceiling")
+        port = converge_for_bench()
+        release = live()["release"]["id"]
+        _, pids = gunicorn_pids()
+        results["release"] = release
+        results["workers"] = len(pids)
+        log(f"Ceiling and product, {args.rounds} interleaved rounds of {args.seconds:g} s each ({len(pids)} workers)")
+        results["throughput"] = throughput_matrix(args, port, https)
+        log("New connection per request")
+        results["new_connection"] = new_connections(args, port, https)
+        if not args.skip_workers:
+            results["worker_sweep"] = worker_sweep(args, https, cores)
+    finally:
+        log("Restoring the sandbox's own settings (no extra bind, the inventory's workers)")
+        restore = playbook("app.yml", label="bench-restore")
+        if not restore.ok:
+            print(restore.failure(), file=sys.stderr)
+    if not args.skip_deploys:
+        results["deploy_cost"] = deploy_cost(args)
+    results["load_average_end"] = load_average()
+    results["duration_seconds"] = round(time.time() - started)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
+    markdown = report.bench_markdown(results)
+    (args.out / "bench.md").write_text(markdown)
+    try:
+        from kitbench import plot
+
+        plot.bench_png(results, args.out / "bench.png")
+    except ImportError as error:
+        print(f"no plot ({error}): run through scripts/bench, which installs matplotlib", file=sys.stderr)
+    if args.out.resolve() == RESULTS.resolve():
+        report.update_readme(markdown)
+    print(markdown)
+    log(f"Results in {args.out}: bench.md, bench.json, bench.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,160 @@
+"""Debian's load generators (wrk, h2load) and the bench's own new-connection client,
+run inside the sandbox, their output turned into one kind of result."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import asdict, dataclass, field
+
+from kitbench.sandbox import REMOTE_DIR, sandbox, sandbox_json
+
+UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+# Appended to a load generator's command: bash's `times` prints the CPU its children used.
+CHILD_CPU = "; times"
+
+
+@dataclass
+class Result:
+    """One measurement: throughput, latency and every failure the tool saw."""
+
+    tool: str
+    url: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    failed: int
+    seconds: float
+    detail: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * UNITS_MS[unit]
+
+
+def split_child_cpu(output: str) -> tuple[str, float]:
+    """The output without the two lines of `times`, and the children's user + system CPU seconds."""
+    lines = output.rstrip("\n").split("\n")
+    children = re.findall(r"(\d+)m([\d.]+)s", lines[-1])
+    seconds = sum(int(minutes) * 60 + float(secs) for minutes, secs in children)
+    return "\n".join(lines[:-2]) + "\n", round(seconds, 3)
+
+
+def cpu_snapshot() -> dict[str, float]:
+    """CPU seconds so far of the app (Gunicorn), the proxy (nginx) and the rest of the sandbox."""
+    return sandbox_json(f"python3 {REMOTE_DIR}/cpu.py")
+
+
+def parse_wrk(output: str, url: str) -> Result:
+    """wrk 4.1 with --latency: Requests/sec, the latency distribution, and its error lines."""
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    latency = {
+        pct: _ms(value, unit)
+        for pct, value, unit in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+    }
+    done = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", output)
+    requests, seconds = int(done.group(1)), _ms(done.group(2), done.group(3)) / 1000
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    error_counts = (
+        dict(zip(["connect", "read", "write", "timeout"], map(int, errors.groups()), strict=True)) if errors else {}
+    )
+    failed = (int(non_2xx.group(1)) if non_2xx else 0) + sum(error_counts.values())
+    return Result(
+        "wrk",
+        url,
+        round(rps, 1),
+        round(latency.get("50", 0.0), 2),
+        round(latency.get("99", 0.0), 2),
+        requests,
+        failed,
+        round(seconds, 2),
+        {"socket_errors": error_counts} if error_counts else {},
+    )
+
+
+def parse_h2load(output: str, url: str, latency: dict) -> Result:
+    """h2load's summary for counts and throughput; latency percentiles from its per-request log."""
+    finished = re.search(r"finished in ([\d.]+)(us|ms|s|m), ([\d.]+) req/s", output)
+    counts = re.search(
+        r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
+        r"(\d+) failed, (\d+) errored, (\d+) timeout",
+        output,
+    )
+    statuses = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", output)
+    protocol = re.search(r"Application protocol: (\S+)", output)
+    done, succeeded = int(counts.group(3)), int(counts.group(4))
+    non_2xx = sum(int(n) for n in statuses.groups()[1:]) if statuses else 0
+    return Result(
+        "h2load",
+        url,
+        round(float(finished.group(3)), 1),
+        latency.get("p50_ms", 0.0),
+        latency.get("p99_ms", 0.0),
+        done,
+        # h2load: done = succeeded + failed (errored and timed-out streams are among the failed);
+        # a succeeded stream may still carry a non-2xx status.
+        max(done - succeeded, int(counts.group(5))) + non_2xx,
+        round(_ms(finished.group(1), finished.group(2)) / 1000, 2),
+        # Streams h2load itself cancels when its timed run ends are among the failed ones (nginx
+        # logs them as 499, client closed): kept apart from answers that were not 2xx.
+        {
+            "protocol": protocol.group(1) if protocol else "?",
+            "non_2xx": non_2xx,
+            "stream_failures": max(done - succeeded, int(counts.group(5))),
+        },
+    )
+
+
+def wrk(url: str, *, connections: int, seconds: float, threads: int = 2) -> Result:
+    """Keep-alive HTTP/1.1 (over TLS for an https URL) from wrk."""
+    cmd = f"wrk -t{threads} -c{connections} -d{seconds:g}s --timeout 10s --latency {shlex.quote(url)}"
+    out, client_cpu = split_child_cpu(sandbox(cmd + CHILD_CPU, timeout=seconds + 60).stdout)
+    result = parse_wrk(out, url)
+    result.detail["client_cpu_s"] = client_cpu
+    return result
+
+
+def h2load(url: str, *, clients: int, streams: int, seconds: float, threads: int = 2, h1: bool = False) -> Result:
+    """h2load: HTTP/2 (or HTTP/1.1 with h1), clients connections with streams requests in flight each."""
+    log_file = "/tmp/kit-bench-h2load.log"
+    protocol = "--h1" if h1 else ""
+    cmd = (
+        f"rm -f {log_file}; h2load {protocol} -t{threads} -c{clients} -m{streams} -D{seconds:g} "
+        f"--warm-up-time=1 --log-file={log_file} {shlex.quote(url)}"
+    )
+    out, client_cpu = split_child_cpu(sandbox(cmd + CHILD_CPU, timeout=seconds + 60).stdout)
+    latency = sandbox_json(f"python3 {REMOTE_DIR}/latency.py {log_file}")
+    result = parse_h2load(out, url, latency)
+    result.detail["client_cpu_s"] = client_cpu  # the warm-up second included
+    return result
+
+
+def fresh_connections(
+    mode: str, *, port: int, server_name: str, connect_host: str, path: str, processes: int, seconds: float
+) -> Result:
+    """A new connection (and handshake) per request, from the bench's handshake.py."""
+    cmd = (
+        f"python3 {REMOTE_DIR}/handshake.py --mode {mode} --port {port} --connect-host {shlex.quote(connect_host)} "
+        f"--server-name {shlex.quote(server_name)} --path {shlex.quote(path)} "
+        f"--processes {processes} --seconds {seconds:g}"
+    )
+    out, client_cpu = split_child_cpu(sandbox(cmd + CHILD_CPU, timeout=seconds + 90).stdout)
+    data = json.loads(out)
+    scheme = "http" if mode == "tcp" else "https"
+    return Result(
+        "handshake.py",
+        f"{scheme}://{server_name}:{port}{path}",
+        data["rps"],
+        data["p50_ms"],
+        data["p99_ms"],
+        data["requests"],
+        data["failed"],
+        data["seconds"],
+        {"mode": mode, "resumed": data["resumed"], "statuses": data["statuses"], "client_cpu_s": client_cpu},
+    )

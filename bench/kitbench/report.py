@@ -1,0 +1,224 @@
+"""The bench's and the drills' results as markdown tables; the bench README's results section."""
+
+from __future__ import annotations
+
+import re
+
+from kitbench.sandbox import ROOT
+
+README = ROOT / "bench" / "README.md"
+
+LABELS = {
+    "ceiling/wrk": "ceiling: Gunicorn direct, HTTP/1.1 (wrk)",
+    "ceiling/h2load-h1": "ceiling: Gunicorn direct, HTTP/1.1 (h2load)",
+    "https-h1/wrk": "nginx HTTPS, HTTP/1.1 keep-alive (wrk)",
+    "https-h2/h2load": "nginx HTTPS, HTTP/2 (h2load)",
+}
+PATHS = {"health": "`GET /health`", "notes": "`GET /api/notes?limit=20`"}
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("**pass**" if ok else "**MISS**")
+
+
+def machine_line(results: dict) -> str:
+    m = results["machine"]
+    return (
+        f"{m['cpus']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, {m['os']}, kernel {m['kernel']}, "
+        f"Docker {m['docker']}; sandbox: {'; '.join(m['sandbox'])}. Load average {results['load_average_start']} "
+        f"at the start, {results.get('load_average_end', '?')} at the end (other jobs share these cores)."
+    )
+
+
+def throughput_table(results: dict) -> list[str]:
+    lines = [
+        "| Endpoint | Path | req/s | p50 ms | p99 ms | failed | throughput vs ceiling | p99 vs ceiling | target |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for endpoint, by_config in results["throughput"].items():
+        for name, entry in by_config.items():
+            ratio = f"{entry['rps_ratio']:.2f}" if "rps_ratio" in entry else "1 (ceiling)"
+            p99 = f"{entry['p99_ratio']:.2f}" if "p99_ratio" in entry else "1 (ceiling)"
+            target = _verdict(entry.get("meets_target")) if "meets_target" in entry else ""
+            lines.append(
+                f"| {PATHS[endpoint]} | {LABELS[name]} | {entry['rps']:.0f} | {entry['p50_ms']:.1f} | "
+                f"{entry['p99_ms']:.1f} | {entry['failed']} | {ratio} | {p99} | {target} |"
+            )
+    if not results["https"]["available"]:
+        lines.append(f"| | nginx HTTPS | not measured: {results['https']['reason']} | | | | | | |")
+    cancelled = [
+        e for by in results["throughput"].values() for e in by.values() if e["failed"] and not e.get("errors", 1)
+    ]
+    if cancelled:
+        lines += [
+            "",
+            "The failed counted for h2load are streams it cancelled itself when its timed run ended "
+            "(in flight at the stop; nginx logs them as 499, client closed): every answer was a 2xx.",
+        ]
+    return lines
+
+
+def cpu_table(results: dict) -> list[str]:
+    """CPU per request by role, for the wrk pair (same client on both sides)."""
+    lines = [
+        "| Endpoint | Path | app (Gunicorn) | proxy (nginx) | load generator | rest of the server | total |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for endpoint, by_config in results["throughput"].items():
+        for name in ("ceiling/wrk", "https-h1/wrk"):
+            cpu = by_config.get(name, {}).get("cpu_ms_per_request")
+            if not cpu:
+                continue
+            cells = " | ".join(f"{cpu.get(role, 0):.2f}" for role in ("app", "proxy", "client", "other"))
+            lines.append(f"| {PATHS[endpoint]} | {LABELS[name]} | {cells} | {sum(cpu.values()):.2f} |")
+    return lines
+
+
+def new_connection_table(results: dict) -> list[str]:
+    names = {
+        "tcp": "plain TCP to Gunicorn, new connection each",
+        "tls": "HTTPS, TLS 1.3 full handshake each",
+        "tls-resume": "HTTPS, TLS 1.3 resumed session each",
+    }
+    lines = [
+        "| `GET /health`, new connection per request | req/s | p50 ms | p99 ms | failed | handshakes resumed "
+        "| nginx CPU ms/request | app CPU ms/request |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for mode, entry in results["new_connection"].items():
+        resumed = f"{entry['resumed_fraction']:.0%}" if mode != "tcp" else "-"
+        cpu = entry.get("cpu_ms_per_request", {})
+        lines.append(
+            f"| {names[mode]} | {entry['rps']:.0f} | {entry['p50_ms']:.1f} | {entry['p99_ms']:.1f} | "
+            f"{entry['failed']} | {resumed} | {cpu.get('proxy', 0):.2f} | {cpu.get('app', 0):.2f} |"
+        )
+    return lines
+
+
+def worker_table(results: dict) -> list[str]:
+    sweep = results["worker_sweep"]
+    columns = [key for key in next(iter(sweep.values())) if "/" in key]
+    header = " | ".join(f"{PATHS[c.split('/')[0]]} {c.split('/')[1]} req/s" for c in columns)
+    lines = [
+        f"| workers | {header} | RSS per worker MiB | PSS per worker MiB | stack PSS at idle MiB | stack RSS MiB |",
+        "| ---: |" + " ---: |" * (len(columns) + 4),
+    ]
+    for workers, entry in sweep.items():
+        mem = entry["memory"]
+        n = int(workers)
+        cells = " | ".join(f"{entry[c]['rps']:.0f}" for c in columns)
+        lines.append(
+            f"| {workers} | {cells} | {mem['gunicorn workers']['rss_kib'] / n / 1024:.1f} | "
+            f"{mem['gunicorn workers']['pss_kib'] / n / 1024:.1f} | "
+            f"{sum(g['pss_kib'] for g in mem.values()) / 1024:.1f} | "
+            f"{sum(g['rss_kib'] for g in mem.values()) / 1024:.1f} |"
+        )
+    return lines
+
+
+def deploy_table(results: dict) -> list[str]:
+    lines = ["| Deploy | wall time | changed | result |", "| --- | ---: | ---: | --- |"]
+    for label, entry in results["deploy_cost"].items():
+        if entry.get("seconds") is None:
+            lines.append(f"| {label} | - | - | {entry.get('note', '')} |")
+            continue
+        minutes, seconds = divmod(entry["seconds"], 60)
+        wall = f"{int(minutes)} min {seconds:.0f} s" if minutes else f"{seconds:.1f} s"
+        result = "ok" if entry["ok"] else f"FAILED: {entry.get('failure', '')}".replace("\n", " ")
+        lines.append(f"| {label} | {wall} | {entry.get('changed', '')} | {result} |")
+    return lines
+
+
+def verdicts(results: dict) -> list[str]:
+    out = []
+    for endpoint, by_config in results["throughput"].items():
+        for name, entry in by_config.items():
+            if "meets_target" not in entry:
+                continue
+            out.append(
+                f"- {PATHS[endpoint]}, {LABELS[name]}: {entry['rps_ratio']:.2f} of the ceiling's throughput "
+                f"(target >= {results['targets']['throughput_ratio']}), p99 {entry['p99_ratio']:.2f} times the "
+                f"ceiling's (target <= {results['targets']['p99_ratio']}): {_verdict(entry['meets_target'])}"
+                + (
+                    f"; its CPU per request allows {entry['cpu_ratio']:.2f} of the ceiling on a CPU-bound host"
+                    if entry.get("cpu_ratio")
+                    else ""
+                )
+            )
+    return out
+
+
+def bench_markdown(results: dict) -> str:
+    s = results["settings"]
+    parts = [
+        f"# Bench results, {results['date']}",
+        "",
+        f"Machine: {machine_line(results)}",
+        "",
+        f"Release {results.get('release', '?')}, {results.get('workers', '?')} Gunicorn workers (the sandbox "
+        f"inventory's), {s['connections']} requests in flight, {s['rounds']} interleaved rounds of {s['seconds']:g} s "
+        f"per figure, medians shown. HTTP/2: {s['connections'] // s['h2_streams_per_connection']} connections x "
+        f"{s['h2_streams_per_connection']} streams. Whole run: {results.get('duration_seconds', '?')} s.",
+        "",
+        "![bench](bench.png)",
+        "",
+        "## Ceiling and product",
+        "",
+        *throughput_table(results),
+        "",
+        *verdicts(results),
+        "",
+    ]
+    if any(e.get("cpu_ms_per_request") for by in results["throughput"].values() for e in by.values()):
+        parts += [
+            "CPU time per request, in ms, by process, over every round (wrk on both sides; the sandbox's",
+            "own processes only). On 2 cores, whatever nginx and TLS spend is taken from the app:",
+            "",
+            *cpu_table(results),
+            "",
+        ]
+    parts += [
+        "## New connection per request",
+        "",
+        *new_connection_table(results),
+        "",
+    ]
+    if "worker_sweep" in results:
+        parts += ["## Workers", "", *worker_table(results), ""]
+    if "deploy_cost" in results:
+        parts += ["## Deploy cost", "", *deploy_table(results), ""]
+    return "\n".join(parts)
+
+
+def update_readme(markdown: str, section: str = "bench") -> None:
+    """Put the latest results (tables, plot, date, machine) into bench/README.md between the
+    section's markers."""
+    start, end = f"<!-- {section}:results:start -->", f"<!-- {section}:results:end -->"
+    text = README.read_text()
+    if start not in text or end not in text:
+        return
+    title, body = markdown.split("\n", 1)
+    body = body.replace("](bench.png)", "](results/bench.png)")
+    raw = f"results/{section}.json"
+    block = f"{start}\n_{title.lstrip('# ')}: written by `make {section}`; raw data in [{raw}]({raw})._\n"
+    block += re.sub(r"^## ", "#### ", body, flags=re.M).strip() + f"\n{end}"
+    README.write_text(text[: text.index(start)] + block + text[text.index(end) + len(end) :])
+
+
+def drills_markdown(summary: dict) -> str:
+    lines = [
+        f"# Drill results, {summary['date']}",
+        "",
+        f"Machine: {summary['machine']}. Load: {summary['load']}.",
+        "",
+        "| Drill | requests sent | failed | recovery | target | result |",
+        "| --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    for drill in summary["drills"]:
+        recovery = f"{drill['recovery_s']:.2f} s" if drill.get("recovery_s") is not None else "-"
+        verdict = {True: "**pass**", False: "**FAIL**", None: "**SKIPPED**"}[drill["passed"]]
+        lines.append(
+            f"| {drill['name']} | {drill['requests']} | {drill['failed']} | {recovery} | {drill['target']} | "
+            f"{verdict}{': ' + drill['why'] if drill.get('why') else ''} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,6 @@
+"""Make the bench's package importable from any working directory (pytest bench/tests)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
