@@ -21,6 +21,7 @@ from conftest import LOADGEN, run_playbook
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 PEBBLE_API_CA = "/usr/local/share/ca-certificates/certbot-acme-server.crt"
+SERVER_ROOT = "/tmp/kit-pebble-root.pem"
 ANSWER_LOCALLY = "--resolve {d}:443:127.0.0.1 --resolve {d}:80:127.0.0.1"
 
 
@@ -31,6 +32,8 @@ def site(host, tmp_path_factory) -> dict:
     root = host.check_output(f"curl -sS --fail --cacert {PEBBLE_API_CA} https://pebble:15000/roots/0")
     path = tmp_path_factory.mktemp("pebble") / "root.pem"
     path.write_text(root + "\n")
+    # And on the server, for curl and the load generator there.
+    host.run(f"cat > {SERVER_ROOT} <<'EOF'\n{root}\nEOF")
     return {"domains": variables["nginx_domains"], "port": int(variables["kit_test_https_port"]), "root": path}
 
 
@@ -51,16 +54,10 @@ def https_get(site: dict, path: str, name: str | None = None, **context_options)
     return response
 
 
-def put_root(host, site: dict) -> None:
-    """Pebble's root on the server, at /tmp/kit-pebble-root.pem, for curl there."""
-    host.run(f"cat > /tmp/kit-pebble-root.pem <<'EOF'\n{site['root'].read_text()}EOF")
-
-
 def local_curl(host, site: dict, arguments: str) -> str:
     """curl on the server itself, to its own nginx, trusting Pebble's root."""
-    put_root(host, site)
     resolve = " ".join(ANSWER_LOCALLY.format(d=d) for d in site["domains"])
-    return host.run(f"curl -sS --max-time 10 --cacert /tmp/kit-pebble-root.pem {resolve} {arguments}")
+    return host.run(f"curl -sS --max-time 10 --cacert {SERVER_ROOT} {resolve} {arguments}")
 
 
 def served_serial(host, site: dict) -> str:
@@ -261,12 +258,11 @@ def test_renewal_dry_run_succeeds(host):
 def test_forced_renewal_serves_a_new_certificate_without_dropping_a_request(host, site):
     name = site["domains"][0]
     before = served_serial(host, site)
-    put_root(host, site)
     host.run("rm -f /tmp/kit-tls-load.stop")
     host.run(
         # The app's page (no database check, whose own 2 s timeout answers 503 when the CPU is starved).
         f"nohup python3 {LOADGEN} --connect 127.0.0.1:443 --tls --host {name} --path /"
-        " --cafile /tmp/kit-pebble-root.pem --concurrency 2 --interval 0.05 --timeout 20"
+        f" --cafile {SERVER_ROOT} --concurrency 2 --interval 0.05 --timeout 20"
         " --duration 120 --requests 100000"
         " --stop-file /tmp/kit-tls-load.stop > /tmp/kit-tls-load.json 2>/tmp/kit-tls-load.err &"
     )
@@ -303,9 +299,8 @@ def test_rate_limit_when_switched_on(host, site):
     url = f"https://{site['domains'][0]}/health"
     try:
         run_playbook("web.yml", "--limit", name, "-e", json.dumps(limited))
-        put_root(host, site)
         burst = host.check_output(
-            f"for i in $(seq 8); do curl -s -o /dev/null -w '%{{http_code}} ' --cacert /tmp/kit-pebble-root.pem"
+            f"for i in $(seq 8); do curl -s -o /dev/null -w '%{{http_code}} ' --cacert {SERVER_ROOT}"
             f" --resolve {site['domains'][0]}:443:127.0.0.1 {url}; done"
         )
         codes = burst.split()
