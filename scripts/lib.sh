@@ -79,3 +79,30 @@ use_venv() {
   # shellcheck disable=SC1091
   . "$KIT_VENV/bin/activate"
 }
+
+# wait_for_systemd CONTAINER: wait (90 s at most) until systemd in a just-started
+# container has finished booting. Right after `docker start` its bus is not there
+# yet and `systemctl is-system-running --wait` fails at once, so ask again until it
+# answers. A degraded boot is a warning naming the failed units, not an error.
+wait_for_systemd() {
+  local state
+  state=$(docker exec "$1" timeout 90 sh -c \
+    'until s=$(systemctl is-system-running --wait 2>/dev/null) || [ -n "$s" ]; do sleep 1; done; echo "$s"' || true)
+  case $state in
+    running) ;;
+    degraded) warn "systemd in $1 is degraded: $(docker exec "$1" systemctl --failed --no-legend --plain | cut -d' ' -f1 | xargs)" ;;
+    *) die "systemd in $1 did not finish booting in 90 s (state: '${state:-no answer}')" ;;
+  esac
+}
+
+# ensure_sandbox: make or re-converge the sandbox (scripts/demo), its output kept in
+# .cache/sandbox/demo.log and shown, the last 80 lines, when it fails.
+ensure_sandbox() {
+  local log_file="$KIT_ROOT/.cache/sandbox/demo.log"
+  mkdir -p "${log_file%/*}"
+  log "Making or re-converging the sandbox (scripts/demo; log: ${log_file#"$KIT_ROOT"/})"
+  if ! "$KIT_ROOT/scripts/demo" >"$log_file" 2>&1; then
+    tail -n 80 "$log_file" >&2
+    die "scripts/demo failed: the sandbox is not ready (whole log: $log_file)"
+  fi
+}

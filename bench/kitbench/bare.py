@@ -59,7 +59,11 @@ def start() -> Path:
     )  # fmt: skip
     for network in user_networks():
         run(["docker", "network", "connect", "--alias", DOMAIN, network, NAME])
-    run(["docker", "exec", NAME, "systemctl", "is-system-running", "--wait"], check=False, timeout=120)
+    # Right after `docker run` systemd's bus is not there yet: ask until it answers.
+    for _ in range(90):
+        if run(["docker", "exec", NAME, "systemctl", "is-system-running", "--wait"], check=False, timeout=120).stdout:
+            break
+        time.sleep(1)
     key = (STATE / "id_ed25519.pub").read_text()
     run(
         ["docker", "exec", "-i", NAME, "sh", "-c", "install -d -m 700 /root/.ssh && cat > /root/.ssh/authorized_keys"],
