@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 import time
@@ -50,6 +51,14 @@ ENDPOINTS = {"health": "/health", "notes": "/api/notes?limit=20"}
 BENCH_PORTS = (8001, 8002)
 THROUGHPUT_TARGET = 0.85
 P99_TARGET = 1.5
+H2_STREAMS = 4
+
+
+def nginx_requests_per_connection() -> int:
+    """nginx's keepalive_requests: the requests it serves on one connection before closing it."""
+    config = sandbox("nginx -T 2>/dev/null", check=False).stdout
+    match = re.search(r"^\s*keepalive_requests\s+(\d+);", config, re.M)
+    return int(match.group(1)) if match else 1000  # nginx's default
 
 
 def bound_port() -> int | None:
@@ -123,8 +132,9 @@ def throughput_matrix(args: argparse.Namespace, port: int, https: bool) -> dict:
     }
     if https:
         configs["https-h1/wrk"] = lambda p: wrk(https_url(p), connections=c, seconds=args.seconds)
+        clients = max(1, c // H2_STREAMS)
         configs["https-h2/h2load"] = lambda p: h2load(
-            https_url(p), clients=max(1, c // 4), streams=4, seconds=args.seconds
+            https_url(p), clients=clients, streams=H2_STREAMS, requests=clients * args.h2_requests_per_connection
         )
     for fn in configs.values():  # warm every path up once, unmeasured
         fn(ENDPOINTS["health"])
@@ -305,6 +315,7 @@ def main(argv: list[str]) -> int:
     started = time.time()
     log("Preparing the sandbox: wrk and h2load from Debian, the bench's helpers")
     install_tools()
+    args.h2_requests_per_connection = nginx_requests_per_connection()
     cores = int(sandbox("nproc").stdout)
     results: dict = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
@@ -315,7 +326,8 @@ def main(argv: list[str]) -> int:
             "rounds": args.rounds,
             "connections": args.connections,
             "handshake_processes": args.handshake_processes,
-            "h2_streams_per_connection": 4,
+            "h2_streams_per_connection": H2_STREAMS,
+            "h2_requests_per_connection": args.h2_requests_per_connection,
         },
         "targets": {"throughput_ratio": THROUGHPUT_TARGET, "p99_ratio": P99_TARGET},
     }

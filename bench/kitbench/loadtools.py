@@ -120,18 +120,36 @@ def wrk(url: str, *, connections: int, seconds: float, threads: int = 2) -> Resu
     return result
 
 
-def h2load(url: str, *, clients: int, streams: int, seconds: float, threads: int = 2, h1: bool = False) -> Result:
-    """h2load: HTTP/2 (or HTTP/1.1 with h1), clients connections with streams requests in flight each."""
+def h2load(
+    url: str,
+    *,
+    clients: int,
+    streams: int,
+    seconds: float | None = None,
+    requests: int | None = None,
+    threads: int = 2,
+    h1: bool = False,
+) -> Result:
+    """h2load: HTTP/2 (or HTTP/1.1 with h1), clients connections with streams requests in flight each.
+
+    A timed run (seconds, after a warm-up second) or a counted one (requests, spread evenly
+    over the clients, no warm-up). h2load does not reconnect when a server closes an HTTP/2
+    connection with GOAWAY, as nginx does after keepalive_requests (1000 by default): a timed
+    run would go on with fewer connections and measure that. Against nginx, count requests.
+    """
+    if (seconds is None) == (requests is None):
+        raise ValueError("h2load: give seconds or requests, not both")
     log_file = "/tmp/kit-bench-h2load.log"
     protocol = "--h1" if h1 else ""
+    bound = f"-D{seconds:g} --warm-up-time=1" if seconds is not None else f"-n{requests}"
     cmd = (
-        f"rm -f {log_file}; h2load {protocol} -t{threads} -c{clients} -m{streams} -D{seconds:g} "
-        f"--warm-up-time=1 --log-file={log_file} {shlex.quote(url)}"
+        f"rm -f {log_file}; h2load {protocol} -t{threads} -c{clients} -m{streams} {bound} "
+        f"--log-file={log_file} {shlex.quote(url)}"
     )
-    out, client_cpu = split_child_cpu(sandbox(cmd + CHILD_CPU, timeout=seconds + 60).stdout)
+    out, client_cpu = split_child_cpu(sandbox(cmd + CHILD_CPU, timeout=(seconds or 60) + 60).stdout)
     latency = sandbox_json(f"python3 {REMOTE_DIR}/latency.py {log_file}")
     result = parse_h2load(out, url, latency)
-    result.detail["client_cpu_s"] = client_cpu  # the warm-up second included
+    result.detail["client_cpu_s"] = client_cpu  # a timed run's warm-up second included
     return result
 
 

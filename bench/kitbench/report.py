@@ -158,7 +158,9 @@ def bench_markdown(results: dict) -> str:
         f"Release {results.get('release', '?')}, {results.get('workers', '?')} Gunicorn workers (the sandbox "
         f"inventory's), {s['connections']} requests in flight, {s['rounds']} interleaved rounds of {s['seconds']:g} s "
         f"per figure, medians shown. HTTP/2: {s['connections'] // s['h2_streams_per_connection']} connections x "
-        f"{s['h2_streams_per_connection']} streams. Whole run: {results.get('duration_seconds', '?')} s.",
+        f"{s['h2_streams_per_connection']} streams, {s.get('h2_requests_per_connection', '?')} requests per connection "
+        "(nginx's keepalive_requests; h2load does not reconnect after nginx's GOAWAY). "
+        f"Whole run: {results.get('duration_seconds', '?')} s.",
         "",
         "![bench](bench.png)",
         "",
