@@ -139,9 +139,13 @@ def throughput_matrix(args: argparse.Namespace, port: int, https: bool) -> dict:
     for fn in configs.values():  # warm every path up once, unmeasured
         fn(ENDPOINTS["health"])
     samples: dict[str, dict[str, list[Result]]] = {e: {k: [] for k in configs} for e in ENDPOINTS}
+    names = list(configs)
     for number in range(args.rounds):
+        # Each round starts one configuration later, so none always runs first or last.
+        order = names[number % len(names) :] + names[: number % len(names)]
         for endpoint, path in ENDPOINTS.items():
-            for name, fn in configs.items():
+            for name in order:
+                fn = configs[name]
                 before = cpu_snapshot()
                 result = fn(path)
                 used = {role: round(s - before[role], 2) for role, s in cpu_snapshot().items()}
@@ -302,7 +306,7 @@ def deploy_cost(args: argparse.Namespace) -> dict:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 6)))
-    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 3)))
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 5)))
     parser.add_argument("--connections", type=int, default=16, help="requests in flight")
     parser.add_argument("--handshake-processes", type=int, default=4)
     parser.add_argument("--cold", action="store_true", default=os.environ.get("BENCH_COLD") == "1")
