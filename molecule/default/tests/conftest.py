@@ -33,6 +33,7 @@ def run_playbook(playbook: str, *args: str, check: bool = True) -> subprocess.Co
     """Run one of the kit's playbooks against the scenario's servers, as a user would."""
     env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     env["ANSIBLE_ROLES_PATH"] = str(PROJECT / "roles")
+    env["ANSIBLE_LIBRARY"] = str(PROJECT / "plugins" / "modules")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     result = subprocess.run(
         ["ansible-playbook", "-i", str(INVENTORY), str(PROJECT / "playbooks" / playbook), *args],

@@ -1,0 +1,155 @@
+#!/usr/bin/python
+"""Refresh apt's package lists when they need it: the kit's one rule for that."""
+
+import contextlib
+import os
+import re
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+DOCUMENTATION = r"""
+module: apt_lists
+short_description: Refresh apt's package lists when they are missing or stale
+description:
+  - >-
+    Runs C(apt-get update) when the host has no package lists at all, or when they
+    are older than O(valid_time). Lists that are missing always count as stale, even
+    when C(/var/lib/apt/lists) itself is new, as it is in an image built minutes ago
+    whose lists were removed; a bare C(cache_valid_time) of M(ansible.builtin.apt)
+    then skips the update the host needs.
+  - >-
+    Waits up to O(lock_timeout) seconds while another apt run (C(apt-daily),
+    C(unattended-upgrades) on a freshly booted server) holds the lists lock, and says
+    which process it waited for.
+  - >-
+    Package lists are a cache, not host state: the task never reports a change, and
+    it refreshes them in check mode too, where M(ansible.builtin.apt) needs them to
+    tell which packages it would install.
+options:
+  valid_time:
+    description: Lists younger than this many seconds are kept as they are.
+    type: int
+    default: 3600
+  lock_timeout:
+    description: How long to wait for another apt run to release the lists lock, in seconds.
+    type: int
+    default: 600
+  lists_dir:
+    description: apt's lists directory (a different one only in tests).
+    type: path
+    default: /var/lib/apt/lists
+author: fastapi-kit
+"""
+
+EXAMPLES = r"""
+- name: Refresh apt's package lists when they are missing or stale
+  apt_lists:
+    valid_time: 3600
+"""
+
+RETURN = r"""
+updated:
+  description: Whether C(apt-get update) ran.
+  type: bool
+  returned: always
+reason:
+  description: Why the lists were or were not refreshed.
+  type: str
+  returned: always
+waited:
+  description: Seconds spent waiting for another apt run's lock.
+  type: int
+  returned: always
+"""
+
+# apt's periodic job touches this after each successful update, where it is set up.
+UPDATE_STAMP = "/var/lib/apt/periodic/update-success-stamp"
+LOCK_ERROR = re.compile(r"Could not get lock .*")
+RETRY_SECONDS = 2
+
+
+def lists_need_update(package_lists: int, refreshed_at: float | None, now: float, valid_time: int) -> tuple[bool, str]:
+    """Decide whether apt's lists need ``apt-get update``, and say why.
+
+    ``package_lists`` is how many ``*_Packages`` files apt has; ``refreshed_at`` is
+    when the lists were last refreshed (None when nothing tells).
+    """
+    if package_lists == 0:
+        return True, "no package lists"
+    if refreshed_at is None:
+        return True, "no record of the last refresh"
+    age = now - refreshed_at
+    if age >= valid_time:
+        return True, f"lists are {int(age)} s old (valid for {valid_time} s)"
+    return False, f"lists are {int(age)} s old (valid for {valid_time} s)"
+
+
+def count_package_lists(lists_dir: str) -> int:
+    try:
+        return sum(1 for name in os.listdir(lists_dir) if "_Packages" in name)
+    except FileNotFoundError:
+        return 0
+
+
+def last_refresh(lists_dir: str) -> float | None:
+    """The newest of the lists directory's mtime and apt's update stamp."""
+    times = []
+    for path in (lists_dir, UPDATE_STAMP):
+        with contextlib.suppress(FileNotFoundError):
+            times.append(os.stat(path).st_mtime)
+    return max(times, default=None)
+
+
+def lock_holder(output: str) -> str | None:
+    """apt's own words about a lock another process holds, or None."""
+    match = LOCK_ERROR.search(output)
+    return match.group(0).rstrip(".") if match else None
+
+
+def update_lists(module: AnsibleModule, lock_timeout: int) -> tuple[int, str | None]:
+    """Run ``apt-get update``, waiting out another run's lock.
+
+    Returns the seconds waited and apt's words about the first lock it met.
+    """
+    started = time.monotonic()
+    env = {"DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C"}
+    first_holder = None
+    while True:
+        rc, out, err = module.run_command(["apt-get", "update", "-q"], environ_update=env)
+        if rc == 0:
+            return int(time.monotonic() - started), first_holder
+        holder = lock_holder(err)
+        first_holder = first_holder or holder
+        waited = time.monotonic() - started
+        if holder is None or waited >= lock_timeout:
+            reason = f"after waiting {int(waited)} s for the lock ({holder})" if holder else f"with status {rc}"
+            module.fail_json(msg=f"apt-get update failed {reason}", rc=rc, stdout=out, stderr=err)
+        time.sleep(RETRY_SECONDS)
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "valid_time": {"type": "int", "default": 3600},
+            "lock_timeout": {"type": "int", "default": 600},
+            "lists_dir": {"type": "path", "default": "/var/lib/apt/lists"},
+        },
+        supports_check_mode=True,
+    )
+    lists_dir = module.params["lists_dir"]
+    needed, reason = lists_need_update(
+        count_package_lists(lists_dir), last_refresh(lists_dir), time.time(), module.params["valid_time"]
+    )
+    waited = 0
+    if needed:
+        waited, holder = update_lists(module, module.params["lock_timeout"])
+        # The directory's mtime records this refresh, whether or not a list changed.
+        os.utime(lists_dir)
+        if holder:
+            module.warn(f"apt-get update waited {waited} s for another apt run: {holder}")
+    module.exit_json(changed=False, updated=needed, reason=reason, waited=waited)
+
+
+if __name__ == "__main__":
+    main()
