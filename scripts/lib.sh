@@ -26,6 +26,59 @@ as_root() {
   fi
 }
 
+# What a step prints goes to a log file here, shown when the step fails.
+KIT_LOG_DIR=${KIT_LOG_DIR:-$KIT_ROOT/.cache/logs}
+# How long apt waits for another apt run (apt-daily or unattended-upgrades on a
+# freshly booted machine, another checkout's setup) to release its locks, in seconds.
+KIT_APT_LOCK_TIMEOUT=${KIT_APT_LOCK_TIMEOUT:-600}
+export KIT_LOG_DIR KIT_APT_LOCK_TIMEOUT
+
+# show_failure STATUS LOG COMMAND...: say which command failed, with its last lines.
+show_failure() {
+  local status=$1 log_file=$2
+  shift 2
+  {
+    printf 'error: this step failed with status %s:\n  %s\n' "$status" "$*"
+    printf 'Its last lines (whole output: %s):\n' "$log_file"
+    tail -n 40 "$log_file" | sed 's/^/  | /'
+  } >&2
+}
+
+# quietly NAME COMMAND...: run COMMAND with its output in $KIT_LOG_DIR/NAME.log instead
+# of on the terminal; when it fails, show the command, its last lines and the log's
+# path, and return its status.
+quietly() {
+  local log_file="$KIT_LOG_DIR/$1.log" status=0
+  shift
+  mkdir -p "$KIT_LOG_DIR"
+  "$@" >"$log_file" 2>&1 || status=$?
+  [ "$status" -eq 0 ] || show_failure "$status" "$log_file" "$@"
+  return "$status"
+}
+
+# apt_get ARGS...: apt-get as root, quietly. While another apt or dpkg run holds apt's
+# locks, it waits, up to KIT_APT_LOCK_TIMEOUT seconds, and says whom it waits for.
+apt_get() {
+  local deadline=$((SECONDS + KIT_APT_LOCK_TIMEOUT)) log_file="$KIT_LOG_DIR/apt-get.log" status holder said=""
+  local command=(as_root env DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get -o DPkg::Lock::Timeout=0 "$@")
+  mkdir -p "$KIT_LOG_DIR"
+  while :; do
+    status=0
+    "${command[@]}" >"$log_file" 2>&1 || status=$?
+    [ "$status" -eq 0 ] && return 0
+    holder=$(grep -m 1 -o 'Could not get lock .*' "$log_file" || true)
+    if [ -z "$holder" ] || [ "$SECONDS" -ge "$deadline" ]; then
+      show_failure "$status" "$log_file" "${command[@]}"
+      return "$status"
+    fi
+    if [ "$holder" != "$said" ]; then
+      log "Waiting up to $((deadline - SECONDS)) s for another apt run to finish: $holder"
+      said=$holder
+    fi
+    sleep 3
+  done
+}
+
 # Install Debian packages that are missing; a no-op when all are present.
 apt_ensure() {
   local missing=() pkg
@@ -35,11 +88,13 @@ apt_ensure() {
   [ ${#missing[@]} -eq 0 ] && return 0
   have apt-get || die "missing ${missing[*]} and this is not a Debian-like system: install them by hand"
   log "Installing Debian packages: ${missing[*]}"
-  # Refresh the lists only when they are absent or older than a day.
-  if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -n 1)" ]; then
-    as_root apt-get update -qq
+  # Missing lists always need an update (a new lists directory says nothing); others
+  # are refreshed once a day.
+  if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' 2>/dev/null | head -n 1)" ] ||
+    [ -n "$(find /var/lib/apt/lists -maxdepth 0 -mmin +1440 2>/dev/null)" ]; then
+    apt_get update -q || die "could not refresh apt's package lists"
   fi
-  as_root env DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_get install -y -q --no-install-recommends "${missing[@]}" || die "could not install ${missing[*]}"
 }
 
 # The Debian archive mirror this machine's own apt sources use (never a hard-coded host).
