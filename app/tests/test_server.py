@@ -2,6 +2,7 @@
 
 import shutil
 import signal
+import socket as sockets
 import subprocess
 import sys
 import time
@@ -51,6 +52,38 @@ def requests_total(exposition: str, route: str) -> float:
     )
 
 
+def exchange(socket: Path, requests: bytes) -> bytes:
+    """Send raw HTTP/1.1 ``requests`` on one connection; return all it answers until closed."""
+    with sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM) as connection:
+        connection.settimeout(5)
+        connection.connect(str(socket))
+        connection.sendall(requests)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    return received
+
+
+def content_length(header_block: bytes) -> int:
+    lines = header_block.decode("latin-1").lower().split("\r\n")
+    return int(next(line for line in lines if line.startswith("content-length:")).split(":")[1])
+
+
+def check_head_then_get(socket: Path, path: str) -> None:
+    """HEAD then GET on one connection: the HEAD answer has GET's headers but no body,
+    so the GET answer follows its blank line directly."""
+    answers = exchange(
+        socket,
+        f"HEAD {path} HTTP/1.1\r\nHost: app\r\n\r\n"
+        f"GET {path} HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n".encode(),
+    )
+    head, rest = answers.split(b"\r\n\r\n", 1)
+    get, body = rest.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200 "), answers
+    assert get.startswith(b"HTTP/1.1 200 "), answers
+    assert content_length(head) == content_length(get) == len(body) > 0
+
+
 def test_gunicorn_serves_the_app(tmp_path: Path, migrated_template: Path) -> None:
     database = tmp_path / "shared" / "app.db"
     database.parent.mkdir()
@@ -85,6 +118,9 @@ def test_gunicorn_serves_the_app(tmp_path: Path, migrated_template: Path) -> Non
         with httpx.Client(transport=httpx.HTTPTransport(uds=str(socket))) as client:
             exposition = client.get("http://app/metrics", timeout=5).text
         assert requests_total(exposition, "/health") == 10, exposition
+
+        for path in ("/health", "/docs", "/docs-assets/swagger-ui-bundle.js"):
+            check_head_then_get(socket, path)
     finally:
         process.send_signal(signal.SIGTERM)
         try:

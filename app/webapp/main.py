@@ -12,8 +12,9 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from webapp.db import create_engine, create_sessionmaker
+from webapp.head import HeadAsGetMiddleware
 from webapp.metrics import MetricsMiddleware, record_release
-from webapp.routes import health, metrics, notes, pages
+from webapp.routes import docs, health, metrics, notes, pages
 from webapp.settings import Settings, load_settings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -72,14 +73,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title=settings.name,
         version=settings.release,
         lifespan=lifespan,
+        # FastAPI's pages need a CDN and inline scripts: routes/docs.py serves its own.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
+    # The last added runs first: the metrics see HEAD requests as HEAD.
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(MetricsMiddleware)
     app.include_router(pages.router)
     app.include_router(health.router)
     app.include_router(notes.router)
     app.include_router(metrics.router)
+    app.include_router(docs.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount(docs.DOCS_ASSETS_PREFIX, docs.docs_assets(), name=docs.DOCS_ASSETS_NAME)
     return app
 
 

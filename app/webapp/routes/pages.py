@@ -49,7 +49,7 @@ def index(request: Request, settings: SettingsDep) -> HTMLResponse:
         release=escape(settings.release),
         started=escape(started),
         stylesheet=escape(request.url_for("static", path="style.css").path),
-        docs=escape(request.scope.get("root_path", "") + str(request.app.docs_url)),
+        docs=escape(request.url_for("swagger_ui").path),
         health=escape(request.url_for("health").path),
         notes=escape(request.url_for("list_notes").path),
     )
