@@ -10,6 +10,8 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
+import shutil
 import socket
 import ssl
 import subprocess
@@ -34,11 +36,19 @@ def site(host, tmp_path_factory) -> dict:
     path.write_text(root + "\n")
     # And on the server, for curl and the load generator there.
     host.run(f"cat > {SERVER_ROOT} <<'EOF'\n{root}\nEOF")
-    return {"domains": variables["nginx_domains"], "port": int(variables["kit_test_https_port"]), "root": path}
+    return {
+        "domains": variables["nginx_domains"],
+        "port": int(variables["kit_test_https_port"]),
+        "root": path,
+        "csp": variables.get("nginx_content_security_policy", ""),
+        "internal_allow": variables.get("nginx_internal_allow", []),
+    }
 
 
-def https_get(site: dict, path: str, name: str | None = None, **context_options) -> http.client.HTTPResponse:
-    """GET https://<name><path> from the controller via the published port; the chain must lead to Pebble's root."""
+def https_get(
+    site: dict, path: str, name: str | None = None, method: str = "GET", **context_options
+) -> http.client.HTTPResponse:
+    """METHOD https://<name><path> from the controller via the published port; the chain must lead to Pebble's root."""
     name = name or site["domains"][0]
     context = ssl.create_default_context(cafile=str(site["root"]))
     for option, value in context_options.items():
@@ -46,7 +56,7 @@ def https_get(site: dict, path: str, name: str | None = None, **context_options)
     sock = socket.create_connection(("127.0.0.1", site["port"]), timeout=10)
     connection = http.client.HTTPSConnection(name, timeout=10, context=context)
     connection.sock = context.wrap_socket(sock, server_hostname=name)
-    connection.request("GET", path, headers={"Host": name})
+    connection.request(method, path, headers={"Host": name})
     response = connection.getresponse()
     response.body = response.read()
     response.peer_cert = connection.sock.getpeercert()
@@ -130,8 +140,106 @@ def test_security_headers_on_every_response(site, path):
     assert headers["Strict-Transport-Security"] == "max-age=63072000"
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
-    assert "default-src" in headers["Content-Security-Policy"]
-    assert len(headers.get_all("Content-Security-Policy")) == 1
+
+
+@pytest.mark.parametrize("path", ["/", "/docs", "/redoc"])
+def test_the_apps_pages_keep_their_own_content_security_policy(site, path):
+    """Only the app knows what its pages load: nginx neither replaces nor adds to their policy."""
+    policies = https_get(site, path).headers.get_all("Content-Security-Policy") or []
+    assert len(policies) == 1 and policies[0] != site["csp"], policies
+
+
+@pytest.mark.parametrize("path", ["/health", "/static/style.css", "/no-such-page"])
+def test_nginx_sets_a_content_security_policy_only_when_asked(site, path):
+    """Kit-default on one server (none), nginx_content_security_policy on the other."""
+    policies = https_get(site, path).headers.get_all("Content-Security-Policy") or []
+    assert policies == ([site["csp"]] if site["csp"] else []), policies
+
+
+@pytest.mark.parametrize("path", ["/", "/health", "/static/style.css", "/docs", "/openapi.json"])
+def test_head_answers_like_get(site, path):
+    """Uptime monitors and link checkers send HEAD."""
+    get = https_get(site, path)
+    head = https_get(site, path, method="HEAD")
+    assert (head.status, head.body) == (200, b"")
+    assert head.headers["Content-Type"] == get.headers["Content-Type"]
+
+
+# --- internal paths ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/metrics/", "/metrics?format=text"])
+def test_metrics_are_refused_from_outside(site, path):
+    """From the controller, through the published port: not the server, not on the allow-list."""
+    response = https_get(site, path)
+    assert response.status == 403
+    assert b"# HELP" not in response.body
+
+
+def test_metrics_answer_the_server_itself(host, site):
+    for address in ("127.0.0.1", "[::1]"):
+        name = site["domains"][0]
+        out = host.run(
+            f"curl -sS --max-time 10 --cacert {SERVER_ROOT} --resolve {name}:443:{address} "
+            f"-w '\\n%{{http_code}}' https://{name}/metrics"
+        )
+        body, _, status = out.stdout.rpartition("\n")
+        assert status == "200", (address, out.stdout[-300:], out.stderr)
+        assert "# HELP" in body
+
+
+def test_the_allow_list_reaches_nginx(host, site):
+    assert site["internal_allow"], "the scenario sets nginx_internal_allow"
+    config = host.file("/etc/nginx/nginx.conf").content_string
+    block = config[config.index("location ^~ /metrics {") :]
+    block = block[: block.index("}")]
+    allowed = re.findall(r"allow (\S+);", block)
+    assert allowed == ["127.0.0.1", "::1", *site["internal_allow"]]
+    assert "deny all;" in block
+
+
+# --- FastAPI's docs in a real browser ---------------------------------------------------------
+
+
+def test_docs_load_every_asset_from_the_same_origin(site):
+    for path in ("/docs", "/redoc"):
+        page = https_get(site, path).body.decode()
+        assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+        assert assets, page[:500]
+        for asset in assets:
+            assert asset.startswith("/") and not asset.startswith("//"), (path, asset)
+            assert https_get(site, asset).status == 200, (path, asset)
+
+
+@pytest.mark.parametrize(("path", "rendered"), [("/docs", 'class="opblock '), ("/redoc", "List Notes")])
+def test_docs_render_in_a_browser(site, path, rendered, tmp_path):
+    """Headless Chromium on the controller, through nginx: the scripts ran and drew the API."""
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is missing (scripts/test installs it)"
+    name = site["domains"][0]
+    result = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path}",
+            f"--host-resolver-rules=MAP {name} 127.0.0.1",
+            # The chain to Pebble's root is checked above; the browser has its own trust store.
+            "--ignore-certificate-errors",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+            f"https://{name}:{site['port']}{path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert rendered in result.stdout, (result.stdout[-2000:], result.stderr[-2000:])
 
 
 def test_version_is_not_disclosed(site):
