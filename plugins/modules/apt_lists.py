@@ -116,9 +116,10 @@ def update_lists(module: AnsibleModule, lock_timeout: int) -> tuple[int, str | N
     env = {"DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C"}
     first_holder = None
     while True:
+        attempt = time.monotonic()
         rc, out, err = module.run_command(["apt-get", "update", "-q"], environ_update=env)
         if rc == 0:
-            return int(time.monotonic() - started), first_holder
+            return int(attempt - started), first_holder
         holder = lock_holder(err)
         first_holder = first_holder or holder
         waited = time.monotonic() - started
