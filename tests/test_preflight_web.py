@@ -27,6 +27,18 @@ from test_preflight_runtime import assert_stopped
         ({"certbot_acme_directory_url": "http://acme.example.test/dir"}, (), ["is not an https:// ACME directory URL"]),
         ({"certbot_key_type": "dsa"}, (), ["role certbot:", "certbot_key_type", "ecdsa"]),
         ({"nginx_rate_limit_enabled": "sometimes"}, (), ["role nginx:", "nginx_rate_limit_enabled", "bool"]),
+        (
+            {"nginx_internal_allow": ["10.0.0.0/8", "10.0.0.1; allow all"]},
+            (),
+            ['nginx_internal_allow: "10.0.0.1; allow all" is not an IPv4 or IPv6 address'],
+        ),
+        (
+            {"nginx_internal_locations": ["/metrics", "metrics { }"]},
+            (),
+            ['nginx_internal_locations: "metrics { }" is not a URL path'],
+        ),
+        ({"nginx_internal_allow": {"prometheus": "10.0.0.1"}}, (), ["role nginx:", "nginx_internal_allow", "list"]),
+        ({"apt_lock_timeout": "a minute"}, (), ['apt_lock_timeout: "a minute" is not a number of seconds']),
     ],
     ids=[
         "no-domains",
@@ -40,6 +52,10 @@ from test_preflight_runtime import assert_stopped
         "plain-http-directory",
         "key-type",
         "toggle-type",
+        "internal-allow-injection",
+        "internal-location-not-a-path",
+        "internal-allow-not-a-list",
+        "apt-lock-timeout",
     ],
 )
 def test_bad_web_input_stops_before_any_change(tmp_path, group_vars, drop, expected):
