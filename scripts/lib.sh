@@ -40,7 +40,7 @@ show_failure() {
   {
     printf 'error: this step failed with status %s:\n  %s\n' "$status" "$*"
     printf 'Its last lines (whole output: %s):\n' "$log_file"
-    tail -n 40 "$log_file" | sed 's/^/  | /'
+    tail -n 80 "$log_file" | sed 's/^/  | /'
   } >&2
 }
 
@@ -150,14 +150,9 @@ wait_for_systemd() {
   esac
 }
 
-# ensure_sandbox: make or re-converge the sandbox (scripts/demo), its output kept in
-# .cache/sandbox/demo.log and shown, the last 80 lines, when it fails.
+# ensure_sandbox: make or re-converge the sandbox (scripts/demo), quietly: its output
+# is in $KIT_LOG_DIR/demo.log, shown (the last lines) when it fails.
 ensure_sandbox() {
-  local log_file="$KIT_ROOT/.cache/sandbox/demo.log"
-  mkdir -p "${log_file%/*}"
-  log "Making or re-converging the sandbox (scripts/demo; log: ${log_file#"$KIT_ROOT"/})"
-  if ! "$KIT_ROOT/scripts/demo" >"$log_file" 2>&1; then
-    tail -n 80 "$log_file" >&2
-    die "scripts/demo failed: the sandbox is not ready (whole log: $log_file)"
-  fi
+  log "Making or re-converging the sandbox (scripts/demo; log: ${KIT_LOG_DIR#"$KIT_ROOT"/}/demo.log)"
+  quietly demo "$KIT_ROOT/scripts/demo" || die "scripts/demo failed: the sandbox is not ready"
 }
