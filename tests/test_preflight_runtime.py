@@ -23,8 +23,14 @@ def test_missing_repo_url(tmp_path):
         ({"app_python_version": "3.13"}, ['app_python_version: "3.13" is not a CPython version']),
         ({"pyenv_python_versions": ["3.13.5", "latest"]}, ['pyenv_python_versions: "latest" is not a CPython version']),
         (
-            {"gunicorn_worker_class": "uvicorn.workers.UvicornWorker"},
-            ["role gunicorn:", "gunicorn_worker_class", "uvicorn_worker.UvicornWorker"],
+            {"gunicorn_worker_class": "UvicornWorker"},
+            ['gunicorn_worker_class: "UvicornWorker" is not an importable worker class'],
+        ),
+        ({"gunicorn_health_path": "health"}, ['gunicorn_health_path: "health" is not a URL path']),
+        ({"app_release_commands": {"migrate": "alembic upgrade head"}}, ["role app:", "app_release_commands", "list"]),
+        (
+            {"app_migrate_command": "alembic upgrade head"},
+            ["app_migrate_command was replaced by app_release_commands"],
         ),
         ({"app_repo_url": "not a url"}, ['app_repo_url: "not a url" is not a git URL']),
         ({"gunicorn_module": "webapp.main"}, ['gunicorn_module: "webapp.main" is not an ASGI application']),
@@ -39,6 +45,9 @@ def test_missing_repo_url(tmp_path):
         "python-version",
         "pyenv-versions",
         "worker-class",
+        "health-path",
+        "release-commands-type",
+        "migrate-command-renamed",
         "repo-url",
         "module",
         "app-name",
@@ -48,3 +57,21 @@ def test_missing_repo_url(tmp_path):
 )
 def test_bad_app_tier_input(tmp_path, group_vars, expected):
     assert_stopped(run_site(tmp_path, group_vars), expected)
+
+
+@pytest.mark.parametrize(
+    "group_vars",
+    [
+        # What the FastAPI docs and most books show: deprecated by Uvicorn, still works.
+        {"gunicorn_worker_class": "uvicorn.workers.UvicornWorker"},
+        # An app's own settings without any name of the kit's, and no SQLite copy.
+        {"app_env": {"DATABASE_URL": "postgresql://db/app"}, "app_sqlite_path": ""},
+        {"gunicorn_health_path": "/healthz", "gunicorn_health_release_key": ""},
+        {"app_release_commands": ["python -m taskboard.migrate", "python manage.py check"]},
+    ],
+    ids=["deprecated-uvicorn-worker", "own-settings", "other-health-path", "release-commands"],
+)
+def test_an_apps_own_choices_pass_preflight(tmp_path, group_vars):
+    output = (result := run_site(tmp_path, group_vars)).stdout + result.stderr
+    assert "problem(s)" not in output, output[-3000:]
+    assert "UNREACHABLE" in output
