@@ -59,10 +59,26 @@ def test_app_user_cannot_log_in(host):
     assert "sudo" not in user.groups
 
 
-def test_env_file_is_private(host):
-    env = host.file("/srv/webapp/shared/.env")
-    assert (env.user, env.group, env.mode) == ("webapp", "webapp", 0o600)
-    assert env.contains("APP_API_TOKEN=")
+def test_settings_are_private_to_the_app_and_read_only_for_it(host):
+    release = live(host)["release"]
+    settings = host.file(release["env_file"])
+    assert settings.path.startswith(f"{release['path']}/.settings/")
+    assert (settings.user, settings.group, settings.mode) == ("root", "webapp", 0o640)
+    assert host.file(f"{release['path']}/.settings").mode == 0o750
+    assert settings.contains("APP_API_TOKEN=")
+    # The app's own tools, run by hand in the release, find them as .env.
+    assert host.file(f"{release['dir']}/.env").linked_to == release["env_file"]
+
+
+def test_the_live_processes_run_with_the_release_settings(host):
+    """Supervisor starts Gunicorn through the launcher, with the settings file named in the release."""
+    release = live(host)["release"]
+    color = live(host)["color"]
+    master = host.check_output(f"supervisorctl pid webapp-{color}")
+    environ = host.check_output(f"tr '\\0' '\\n' < /proc/{master}/environ")
+    assert "APP_API_TOKEN=molecule-test-token-0123456789" in environ.splitlines()
+    program = host.file(f"/etc/supervisor/conf.d/webapp-{color}.conf").content_string
+    assert f"command=/usr/local/libexec/fastapi-kit/with-env {release['env_file']} -- " in program
 
 
 def test_health_over_the_socket_reports_the_deployed_commit(host):
