@@ -67,7 +67,7 @@ def test_the_command_runs_with_the_settings(tmp_path):
     settings = tmp_path / "settings.env"
     settings.write_text(env_text(AWKWARD))
     show = "import json, os, sys; print(json.dumps({k: os.environ[k] for k in sys.argv[1:]} | {'PP': sys.path[1]}))"
-    result = run(tmp_path, str(settings), "--path", "/release/src", "--", sys.executable, "-c", show, *AWKWARD)
+    result = run(tmp_path, str(settings), "--path=/release/src:/release", "--", sys.executable, "-c", show, *AWKWARD)
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout)
     assert seen.pop("PP") == "/release/src"
@@ -93,7 +93,8 @@ def test_exec_keeps_the_process(tmp_path):
     [
         (["/no/such/file.env", "--", "true"], 2, "cannot read /no/such/file.env"),
         (["{settings}", "true"], 2, "usage: with-env"),
-        (["{settings}", "--bogus", "x", "--", "true"], 2, "unknown option '--bogus'"),
+        (["{settings}", "--bogus", "--", "true"], 2, "unknown option '--bogus'"),
+        (["{settings}", "--path", "/x", "--", "true"], 2, "unknown option '--path'"),
         (["{settings}", "--", "/no/such/command"], 127, "cannot run /no/such/command"),
     ],
 )
@@ -114,3 +115,11 @@ def test_a_bad_settings_file_stops_before_the_command(tmp_path):
     assert f"{settings}:2: BAD's value is not a JSON string" in result.stderr
     assert not marker.exists()
     assert os.access(SCRIPT, os.X_OK)
+
+
+def test_split_arguments_takes_paths_in_one_option_and_ignores_an_empty_one():
+    assert with_env.split_arguments(["f.env", "--path=/r/src:/r", "--path=", "--", "cmd", "--path=x"]) == (
+        "f.env",
+        ["/r/src", "/r"],
+        ["cmd", "--path=x"],
+    )
