@@ -32,6 +32,12 @@ def test_missing_repo_url(tmp_path):
             {"app_migrate_command": "alembic upgrade head"},
             ["app_migrate_command was replaced by app_release_commands"],
         ),
+        ({"app_processes": [{"name": "worker"}]}, ["role gunicorn:", "command"]),
+        (
+            {"app_processes": [{"name": "blue", "command": "python -m worker"}]},
+            ['app_processes: "blue" is not a process name'],
+        ),
+        ({"app_install": "poetry"}, ["role app:", "app_install", "uv"]),
         ({"app_repo_url": "not a url"}, ['app_repo_url: "not a url" is not a git URL']),
         ({"gunicorn_module": "webapp.main"}, ['gunicorn_module: "webapp.main" is not an ASGI application']),
         ({"app_name": "Web App"}, ['app_name: "Web App" is not a name usable as a system user']),
@@ -48,6 +54,9 @@ def test_missing_repo_url(tmp_path):
         "health-path",
         "release-commands-type",
         "migrate-command-renamed",
+        "process-without-command",
+        "process-named-like-a-color",
+        "install-method",
         "repo-url",
         "module",
         "app-name",
@@ -68,8 +77,10 @@ def test_bad_app_tier_input(tmp_path, group_vars, expected):
         {"app_env": {"DATABASE_URL": "postgresql://db/app"}, "app_sqlite_path": ""},
         {"gunicorn_health_path": "/healthz", "gunicorn_health_release_key": ""},
         {"app_release_commands": ["python -m taskboard.migrate", "python manage.py check"]},
+        {"app_processes": [{"name": "worker", "command": "python -m taskboard.worker", "numprocs": 2}]},
+        {"app_install": "uv"},
     ],
-    ids=["deprecated-uvicorn-worker", "own-settings", "other-health-path", "release-commands"],
+    ids=["deprecated-uvicorn-worker", "own-settings", "other-health-path", "release-commands", "processes", "uv"],
 )
 def test_an_apps_own_choices_pass_preflight(tmp_path, group_vars):
     output = (result := run_site(tmp_path, group_vars)).stdout + result.stderr
