@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -15,6 +17,8 @@ from pathlib import Path
 import pytest
 import testinfra
 from testinfra.utils.ansible_runner import AnsibleRunner
+from websockets.sync.client import ClientConnection
+from websockets.sync.client import connect as connect_websocket
 
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
 APP_REPO = PROJECT / ".cache" / "repos" / "webapp.git"
@@ -22,6 +26,8 @@ INVENTORY = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
 SOCKET = "/run/webapp/app.sock"
 TOKEN = "molecule-test-token-0123456789"
 LOADGEN = "/usr/local/lib/kit-tests/loadgen.py"
+# The CA of Pebble's own API, which the certbot role makes the servers trust.
+PEBBLE_API_CA = "/usr/local/share/ca-certificates/certbot-acme-server.crt"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -52,12 +58,14 @@ def git(*args: str, **kwargs) -> str:
     return subprocess.run(["git", *args], check=True, capture_output=True, text=True, **kwargs).stdout.strip()
 
 
-def commit_app_change(branch: str, message: str, edits: dict[str, str | None], base: str = "main") -> str:
-    """Commit edits to app/ files (path -> text to append, None to delete) on top of base (a branch or
-    commit), on the test branch test/<branch>. Returns the new commit."""
+def commit_app_change(
+    branch: str, message: str, edits: dict[str, str | None], base: str = "main", repo: Path = APP_REPO
+) -> str:
+    """Commit edits to the app's files (path -> text to append, None to delete) on top of base (a branch or
+    commit), on the test branch test/<branch> of repo. Returns the new commit."""
     workdir = PROJECT / ".cache" / "test-worktree"
     subprocess.run(["rm", "-rf", str(workdir)], check=True)
-    git("clone", "-q", str(APP_REPO), str(workdir))
+    git("clone", "-q", str(repo), str(workdir))
     branch_ref = f"origin/{base}"
     is_branch = subprocess.run(
         ["git", "-C", str(workdir), "rev-parse", "-q", "--verify", branch_ref], check=False, capture_output=True
@@ -112,6 +120,16 @@ class Server:
         return read_live(self.host)
 
 
+def open_websocket(server: Server, path: str = "/ws/notes") -> ClientConnection:
+    """A WebSocket to the server's app through its nginx, over wss:// from the controller via the published port."""
+    variables = server.host.ansible.get_variables()
+    name = variables["nginx_domains"][0]
+    root = server.host.check_output(f"curl -sS --fail --cacert {PEBBLE_API_CA} https://pebble:15000/roots/0")
+    context = ssl.create_default_context(cadata=root)
+    sock = socket.create_connection(("127.0.0.1", int(variables["kit_test_https_port"])), timeout=10)
+    return connect_websocket(f"wss://{name}{path}", sock=sock, ssl=context, server_hostname=name, open_timeout=10)
+
+
 @pytest.fixture(scope="session")
 def servers() -> list[Server]:
     return [
@@ -120,13 +138,15 @@ def servers() -> list[Server]:
 
 
 @contextmanager
-def steady_load(servers: list[Server], seconds: int = 600) -> Iterator[dict[str, dict]]:
+def steady_load(
+    servers: list[Server], seconds: int = 600, unix_socket: str = SOCKET, path: str = "/health"
+) -> Iterator[dict[str, dict]]:
     """Keep every server under load (on its stable socket) while the block runs; yield the summaries after."""
     summaries: dict[str, dict] = {}
     for server in servers:
         server.host.run("rm -f /tmp/kit-load.stop /tmp/kit-load.json")
         server.host.run(
-            f"nohup python3 {LOADGEN} --unix {SOCKET} --concurrency 2 --interval 0.05 --timeout 20 "
+            f"nohup python3 {LOADGEN} --unix {unix_socket} --path {path} --concurrency 2 --interval 0.05 --timeout 20 "
             f"--duration {seconds} --requests 500000 --stop-file /tmp/kit-load.stop "
             "> /tmp/kit-load.json 2>/tmp/kit-load.err &"
         )

@@ -1,0 +1,88 @@
+"""Helpers for the apps the kit did not write: the same as molecule/default's, for another app and socket."""
+
+from __future__ import annotations
+
+import http.client
+import importlib.util
+import json
+import socket
+import ssl
+import sys
+from pathlib import Path
+
+import pytest
+import testinfra
+
+# molecule/default/tests/conftest.py: run the kit's playbooks, commit to an app's repository, put load on.
+_path = Path(__file__).resolve().parents[2] / "default" / "tests" / "conftest.py"
+_spec = importlib.util.spec_from_file_location("kit_default_conftest", _path)
+kit = importlib.util.module_from_spec(_spec)
+sys.modules["kit_default_conftest"] = kit
+_spec.loader.exec_module(kit)
+
+PEBBLE_API_CA = kit.PEBBLE_API_CA
+run_playbook = kit.run_playbook
+steady_load = kit.steady_load
+REPOS = kit.PROJECT / ".cache" / "repos"
+
+
+def app_servers(group: str) -> list[kit.Server]:
+    hosts = kit.AnsibleRunner(kit.os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts(group)
+    return [
+        kit.Server(name, testinfra.get_host(f"ansible://{name}?ansible_inventory={kit.INVENTORY}"))
+        for name in sorted(hosts)
+    ]
+
+
+@pytest.fixture(scope="session")
+def taskboards() -> list[kit.Server]:
+    return app_servers("taskboard")
+
+
+def commit_change(app: str, branch: str, message: str, edits: dict[str, str | None], base: str = "main") -> str:
+    return kit.commit_app_change(branch, message, edits, base=base, repo=REPOS / f"{app}.git")
+
+
+def site(host) -> dict:
+    """A server's first domain, its published HTTPS port, and an SSL context trusting Pebble's current root."""
+    variables = host.ansible.get_variables()
+    root = host.check_output(f"curl -sS --fail --cacert {PEBBLE_API_CA} https://pebble:15000/roots/0")
+    return {
+        "name": variables["nginx_domains"][0],
+        "port": int(variables["kit_test_https_port"]),
+        "context": ssl.create_default_context(cadata=root),
+        "app": variables["app_name"],
+    }
+
+
+def tls_socket(target: dict) -> ssl.SSLSocket:
+    sock = socket.create_connection(("127.0.0.1", target["port"]), timeout=10)
+    return target["context"].wrap_socket(sock, server_hostname=target["name"])
+
+
+def https(target: dict, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+    """One request through the server's nginx, from the controller via the published port."""
+    connection = http.client.HTTPSConnection(target["name"], timeout=10, context=target["context"])
+    connection.sock = tls_socket(target)
+    headers = {"Host": target["name"]}
+    payload = None
+    if body is not None:
+        payload = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    connection.request(method, path, body=payload, headers=headers)
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    return response.status, data
+
+
+def live(host, app: str) -> dict:
+    """The gunicorn role's record of the app's live color and release."""
+    return json.loads(host.file(f"/var/lib/{app}/live.json").content_string)
+
+
+def process_cwd(host, program: str) -> str:
+    """The working directory of a Supervisor program's process: the release it runs from."""
+    pid = host.check_output(f"supervisorctl pid {program}")
+    assert pid.isdigit() and pid != "0", f"{program} is not running: {pid}"
+    return host.check_output(f"readlink /proc/{pid}/cwd")

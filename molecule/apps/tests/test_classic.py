@@ -1,0 +1,41 @@
+"""classic: requirements.txt, Gunicorn 23.0.0 pinned by the app, uvicorn.workers.UvicornWorker, health at /status."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import https, live, site
+
+testinfra_hosts = ["ansible://kit-apps-classic"]
+
+
+@pytest.fixture(scope="module")
+def target(host) -> dict:
+    return site(host)
+
+
+def test_it_serves_through_nginx(target):
+    assert https(target, "GET", "/status") == (200, b"ok")
+    status, body = https(target, "POST", "/items", {"name": "through the kit"})
+    assert status in (200, 201), body
+    assert any(item["name"] == "through the kit" for item in json.loads(https(target, "GET", "/items")[1]))
+
+
+def test_the_apps_gunicorn_pin_wins_and_gets_only_options_it_knows(host):
+    release = live(host, "classic")["release"]
+    version = host.check_output(f"{release['venv']}/bin/python -c 'import gunicorn; print(gunicorn.__version__)'")
+    assert version == "23.0.0"
+    program = host.file(f"/etc/supervisor/conf.d/classic-{live(host, 'classic')['color']}.conf").content_string
+    assert "--control-socket" not in program
+    assert 'worker_class = "uvicorn.workers.UvicornWorker"' in host.file("/etc/classic/gunicorn.conf.py").content_string
+
+
+def test_its_settings_are_its_own_and_private(host):
+    release = live(host, "classic")["release"]
+    settings = host.file(release["env_file"])
+    assert (settings.user, settings.group, settings.mode) == ("root", "classic", 0o640)
+    assert settings.contains("SECRET_KEY=") and settings.contains("DATABASE_URL=")
+    assert not settings.contains("APP_")
+    # The database lives outside the release, where DATABASE_URL says.
+    assert host.file("/srv/classic/shared/data/classic.db").exists

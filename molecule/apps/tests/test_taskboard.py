@@ -1,0 +1,100 @@
+"""taskboard, a uv project the kit did not write, deployed by inventory variables alone.
+
+Everything is observed as its users and operators would: through nginx over HTTPS from
+the controller, and on the server (Supervisor, /proc). The redeploy and the failed
+release command run last, in file order.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import json
+import time
+
+import pytest
+from conftest import https, live, process_cwd, site, tls_socket
+from websockets.sync.client import connect as connect_websocket
+
+testinfra_hosts = ["ansible://kit-apps-bookworm", "ansible://kit-apps-trixie"]
+SOCKET = "/run/taskboard/app.sock"
+
+
+@pytest.fixture(scope="module")
+def target(host) -> dict:
+    return site(host)
+
+
+def test_health_and_settings_are_the_apps_own(target):
+    assert https(target, "GET", "/healthz") == (200, b'{"ok":true}')
+    status, body = https(target, "GET", "/")
+    assert (status, json.loads(body)) == (200, {"message": "Deployed by fastapi-kit"})
+
+
+def test_it_was_installed_from_its_lock_with_the_kits_server(host):
+    release = live(host, "taskboard")["release"]
+    venv = release["venv"]
+    # uv sync --frozen: the versions of uv.lock; the kit added Gunicorn and the worker.
+    lock = host.file(f"{release['dir']}/uv.lock").content_string
+    fastapi = host.check_output(f"{venv}/bin/python -c 'import fastapi; print(fastapi.__version__)'")
+    assert f'name = "fastapi"\nversion = "{fastapi}"' in lock
+    assert host.check_output(f"{venv}/bin/python -c 'import gunicorn; print(gunicorn.__version__)'") == "27.0.1"
+    # The src layout: the release's code is imported from the release, not from a copy.
+    master = host.check_output(f"supervisorctl pid taskboard-{live(host, 'taskboard')['color']}")
+    environ = host.check_output(f"tr '\\\\0' '\\\\n' < /proc/{master}/environ")
+    assert f"PYTHONPATH={release['dir']}/src" in environ.splitlines()
+
+
+def test_the_release_command_made_the_schema_and_crud_works(target):
+    status, body = https(target, "POST", "/tasks", {"title": "through the kit"})
+    assert status in (200, 201), body
+    task = json.loads(body)
+    assert https(target, "GET", f"/tasks/{task['id']}")[0] == 200
+    listed = json.loads(https(target, "GET", "/tasks")[1])
+    assert any(t["id"] == task["id"] for t in (listed if isinstance(listed, list) else listed["tasks"]))
+
+
+def test_the_worker_runs_and_completes_tasks(host, target):
+    task = json.loads(https(target, "POST", "/tasks", {"title": "for the worker"})[1])
+    for _ in range(40):
+        current = json.loads(https(target, "GET", f"/tasks/{task['id']}")[1])
+        if current["status"] == "done":
+            break
+        time.sleep(0.25)
+    assert current["status"] == "done", current
+    pid = host.check_output("supervisorctl pid taskboard-worker")
+    assert str(current["done_by_pid"]) == pid
+
+
+def test_a_websocket_echoes_over_wss(target):
+    with connect_websocket(
+        f"wss://{target['name']}/ws/echo",
+        sock=tls_socket(target),
+        ssl=target["context"],
+        server_hostname=target["name"],
+        open_timeout=10,
+    ) as ws:
+        ws.send("hello through nginx")
+        assert ws.recv(timeout=10) == "echo: hello through nginx"
+
+
+def test_server_sent_events_arrive_spread_over_time(target):
+    connection = http.client.HTTPSConnection(target["name"], timeout=10, context=target["context"])
+    connection.sock = tls_socket(target)
+    connection.request("GET", "/events?count=5&interval=0.5", headers={"Host": target["name"]})
+    response = connection.getresponse()
+    assert response.status == 200 and response.headers["Content-Type"].startswith("text/event-stream")
+    arrivals = []
+    while len(arrivals) < 5:
+        line = response.fp.readline()
+        assert line, f"the stream ended after {len(arrivals)} events"
+        if line.startswith(b"data: "):
+            arrivals.append(time.monotonic())
+    connection.close()
+    assert arrivals[-1] - arrivals[0] >= 1.5, arrivals
+    assert min(b - a for a, b in itertools.pairwise(arrivals)) >= 0.2, arrivals
+
+
+def test_the_worker_runs_from_the_live_release(host):
+    release = live(host, "taskboard")["release"]
+    assert process_cwd(host, "taskboard-worker") == release["dir"]
