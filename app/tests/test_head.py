@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
 from tests.test_metrics import sample, scrape
-from webapp.head import HeadAsGetMiddleware
+from webapp.head import HEAD_SCOPE_KEY, HeadAsGetMiddleware
 
 pytestmark = pytest.mark.anyio
 
@@ -145,6 +145,7 @@ async def test_middleware_drops_every_chunk_of_a_streamed_body() -> None:
     ]
     sent, scope = await run_middleware("HEAD", [START, *chunks])
     assert scope["method"] == "GET"
+    assert scope[HEAD_SCOPE_KEY] is True  # for is_head()
     assert sent == [START, EMPTY_END]
 
 
@@ -158,4 +159,5 @@ async def test_middleware_leaves_other_methods_alone() -> None:
     body: Message = {"type": "http.response.body", "body": b"abc"}
     sent, scope = await run_middleware("GET", [START, body])
     assert scope["method"] == "GET"
+    assert HEAD_SCOPE_KEY not in scope
     assert sent == [START, body]

@@ -1,21 +1,31 @@
 """The app under real servers: Gunicorn with Uvicorn workers, as deployed, and Uvicorn."""
 
+import itertools
+import json
 import shutil
 import signal
 import socket as sockets
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import unix_connect
 
 from tests.conftest import TOKEN, child_environment
+from webapp.sockets import SERVICE_RESTART
 
 STARTUP_SECONDS = 20
 GUNICORN = [sys.executable, "-m", "gunicorn", "-k", "uvicorn_worker.UvicornWorker", "-w", "2"]
+E2E_RELEASE = "e2e-release"
+GRACEFUL_TIMEOUT = 10
 
 
 def wait_until_healthy(process: subprocess.Popen[bytes], socket: Path, log: Path) -> httpx.Response:
@@ -84,53 +94,172 @@ def check_head_then_get(socket: Path, path: str) -> None:
     assert content_length(head) == content_length(get) == len(body) > 0
 
 
-def test_gunicorn_serves_the_app(tmp_path: Path, migrated_template: Path) -> None:
+@dataclass
+class Gunicorn:
+    """A Gunicorn master, as deployed: two Uvicorn workers, on a Unix socket."""
+
+    process: subprocess.Popen[bytes]
+    socket: Path
+    log: Path
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(
+            transport=httpx.HTTPTransport(uds=str(self.socket)), base_url="http://app"
+        )
+
+    def wait_until_healthy(self) -> httpx.Response:
+        return wait_until_healthy(self.process, self.socket, self.log)
+
+    def stop(self) -> int:
+        """SIGTERM, as a deploy stops it; wait for the exit and return its status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=2 * GRACEFUL_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+
+@contextmanager
+def running_gunicorn(tmp_path: Path, template: Path, **env: str) -> Iterator[Gunicorn]:
+    """Gunicorn serving a copy of the migrated database, stopped at the end if still running.
+
+    ``env`` adds variables to the application's environment.
+    """
     database = tmp_path / "shared" / "app.db"
     database.parent.mkdir()
-    shutil.copyfile(migrated_template, database)
-    metrics_dir = tmp_path / "prometheus"
-    metrics_dir.mkdir()
+    shutil.copyfile(template, database)
     socket = tmp_path / "app.sock"
     log = tmp_path / "gunicorn.log"
-    env = child_environment(tmp_path) | {
-        "APP_API_TOKEN": TOKEN,
-        "APP_DATABASE_PATH": str(database),
-        "APP_RELEASE": "e2e-release",
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-    }
-    command = [*GUNICORN, "--bind", f"unix:{socket}", "--graceful-timeout", "10"]
-
+    environment = (
+        child_environment(tmp_path)
+        | {"APP_API_TOKEN": TOKEN, "APP_DATABASE_PATH": str(database), "APP_RELEASE": E2E_RELEASE}
+        | env
+    )
+    command = [*GUNICORN, "--bind", f"unix:{socket}", "--graceful-timeout", str(GRACEFUL_TIMEOUT)]
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [*command, "webapp.main:app"], cwd=tmp_path, env=env, stdout=output, stderr=output
+            [*command, "webapp.main:app"],
+            cwd=tmp_path,
+            env=environment,
+            stdout=output,
+            stderr=output,
         )
+    server = Gunicorn(process, socket, log)
     try:
-        health = wait_until_healthy(process, socket, log)
+        yield server
+    finally:
+        server.stop()
+
+
+def test_gunicorn_serves_the_app(tmp_path: Path, migrated_template: Path) -> None:
+    metrics_dir = tmp_path / "prometheus"
+    metrics_dir.mkdir()
+
+    with running_gunicorn(
+        tmp_path, migrated_template, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)
+    ) as server:
+        socket, log = server.socket, server.log
+        health = server.wait_until_healthy()
         assert health.status_code == 200, log.read_text()
-        assert health.json() == {"status": "ok", "release": "e2e-release", "database": "ok"}
+        assert health.json() == {"status": "ok", "release": E2E_RELEASE, "database": "ok"}
         # Both workers booted in multiprocess mode: each writes its release gauge file.
         wait_for_files(metrics_dir, "gauge_max_*.db", 2, log)
 
         # A new connection for each request, so both workers may serve some.
         for _ in range(9):
-            with httpx.Client(transport=httpx.HTTPTransport(uds=str(socket))) as client:
-                assert client.get("http://app/health", timeout=5).status_code == 200
-        with httpx.Client(transport=httpx.HTTPTransport(uds=str(socket))) as client:
-            exposition = client.get("http://app/metrics", timeout=5).text
+            with server.client() as client:
+                assert client.get("/health", timeout=5).status_code == 200
+        with server.client() as client:
+            exposition = client.get("/metrics", timeout=5).text
         assert requests_total(exposition, "/health") == 10, exposition
 
         for path in ("/health", "/docs", "/docs-assets/swagger-ui-bundle.js"):
             check_head_then_get(socket, path)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            returncode = process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            raise
-    assert returncode == 0, log.read_text()
+    assert server.process.returncode == 0, log.read_text()
     assert TOKEN not in log.read_text(), log.read_text()
+
+
+def test_gunicorn_streams_events_as_they_are_made(tmp_path: Path, migrated_template: Path) -> None:
+    with running_gunicorn(tmp_path, migrated_template) as server:
+        server.wait_until_healthy()
+        arrivals: list[float] = []
+        events: list[dict] = []
+        with (
+            server.client() as client,
+            client.stream("GET", "/api/events?count=4&interval=0.4", timeout=5) as response,
+        ):
+            assert response.status_code == 200
+            assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
+            assert response.headers["cache-control"] == "no-cache"
+            assert response.headers["transfer-encoding"] == "chunked"
+            assert "x-accel-buffering" not in response.headers
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    arrivals.append(time.monotonic())
+                    events.append(json.loads(line.removeprefix("data: ")))
+
+        assert [(event["n"], event["release"]) for event in events] == [
+            (n, E2E_RELEASE) for n in (1, 2, 3, 4)
+        ]
+        # Each event reached the client when it was made, not all at the end: three
+        # intervals of 0.4 s from the first to the last.
+        assert arrivals[-1] - arrivals[0] >= 0.8, arrivals
+        gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+        assert min(gaps) >= 0.1, gaps
+
+        # HEAD gets the headers at once and leaves the connection free for the next
+        # request, instead of holding it for the 100 events of 5 s it asks for.
+        started = time.monotonic()
+        answers = exchange(
+            server.socket,
+            b"HEAD /api/events?count=6&interval=5 HTTP/1.1\r\nHost: app\r\n\r\n"
+            b"GET /health HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n",
+        )
+        assert time.monotonic() - started < 2
+        head, rest = answers.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 200 "), answers
+        assert b"\r\ncontent-type: text/event-stream" in head.lower(), answers
+        assert b"\r\ntransfer-encoding:" not in head.lower(), answers
+        assert rest.startswith(b"HTTP/1.1 200 "), answers
+    assert server.process.returncode == 0, server.log.read_text()
+
+
+def test_gunicorn_closes_websockets_with_1012_when_stopped(
+    tmp_path: Path, migrated_template: Path
+) -> None:
+    with running_gunicorn(tmp_path, migrated_template) as server:
+        server.wait_until_healthy()
+        uri = "ws://app/ws/notes"
+        with unix_connect(str(server.socket), uri, open_timeout=5) as websocket:
+            assert json.loads(websocket.recv(timeout=5)) == {
+                "type": "hello",
+                "release": E2E_RELEASE,
+            }
+            websocket.send("over a real server")
+            assert json.loads(websocket.recv(timeout=5)) == {
+                "type": "echo",
+                "text": "over a real server",
+            }
+        # The client closed: the server answered the closing handshake.
+        assert websocket.close_code == 1000
+
+        with unix_connect(str(server.socket), uri, open_timeout=5) as websocket:
+            websocket.recv(timeout=5)
+            stopping = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            with pytest.raises(ConnectionClosed) as closed:
+                websocket.recv(timeout=2 * GRACEFUL_TIMEOUT)
+            closed_after = time.monotonic() - stopping
+        # A close frame with 1012 (service restart), at once, not at the graceful timeout.
+        assert closed.value.rcvd is not None, closed.value
+        assert closed.value.rcvd.code == SERVICE_RESTART, closed.value
+        assert closed_after < 2, closed_after
+        assert server.stop() == 0, server.log.read_text()
+        assert time.monotonic() - stopping < GRACEFUL_TIMEOUT / 2
+    assert "Traceback" not in server.log.read_text(), server.log.read_text()
 
 
 @pytest.mark.parametrize(

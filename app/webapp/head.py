@@ -11,11 +11,22 @@ not to send a body and not to add ``Transfer-Encoding: chunked``. So the applica
 gets a copy of the scope and the server's is left as it was. Inside the application,
 ``request.method`` is ``"GET"``; middleware added after this one (outside it, like
 the metrics) sees ``"HEAD"``.
+
+A route that would do work only for the body (start an event stream, say) can ask
+:func:`is_head` and skip it: the application's scope carries :data:`HEAD_SCOPE_KEY`.
 """
 
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 EMPTY_BODY: Message = {"type": "http.response.body", "body": b"", "more_body": False}
+# Set to True in the scope the application gets for a HEAD request.
+HEAD_SCOPE_KEY = "webapp.head"
+
+
+def is_head(connection: HTTPConnection) -> bool:
+    """Whether the client sent HEAD, although the application sees a GET."""
+    return connection.scope.get(HEAD_SCOPE_KEY) is True
 
 
 class HeadAsGetMiddleware:
@@ -41,4 +52,4 @@ class HeadAsGetMiddleware:
             else:
                 await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, send_without_body)
+        await self.app({**scope, "method": "GET", HEAD_SCOPE_KEY: True}, receive, send_without_body)

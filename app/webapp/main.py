@@ -14,12 +14,15 @@ from fastapi.staticfiles import StaticFiles
 from webapp.db import create_engine, create_sessionmaker
 from webapp.head import HeadAsGetMiddleware
 from webapp.metrics import MetricsMiddleware, record_release
-from webapp.routes import docs, health, metrics, notes, pages
+from webapp.routes import docs, events, health, metrics, notes, pages, websocket
 from webapp.settings import Settings, load_settings
+from webapp.sockets import SERVICE_RESTART, SocketRegistry
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 # How long shutdown waits for health checks still stuck in the database.
 SHUTDOWN_GRACE_SECONDS = 10.0
+# How long shutdown waits for open WebSockets to take their close frame (1012).
+SOCKET_CLOSE_SECONDS = 5.0
 
 logger = logging.getLogger("webapp")
 # Like Gunicorn's own lines, with the worker's pid.
@@ -46,6 +49,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.background_checks = set()
+    app.state.sockets = SocketRegistry()
     app.state.started_at = datetime.now(UTC)
     logger.info(
         "Starting %s, release %s, database %s",
@@ -56,6 +60,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        # Uvicorn has closed its WebSockets before this runs; other servers may not.
+        closed = await app.state.sockets.close_all(
+            SERVICE_RESTART, "server restarting", within=SOCKET_CLOSE_SECONDS
+        )
+        if closed:
+            logger.info("Closed %d WebSocket(s) with code %d", closed, SERVICE_RESTART)
         if app.state.background_checks:
             await asyncio.wait(app.state.background_checks, timeout=SHUTDOWN_GRACE_SECONDS)
         await engine.dispose()
@@ -84,6 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(health.router)
     app.include_router(notes.router)
+    app.include_router(events.router)
+    app.include_router(websocket.router)
     app.include_router(metrics.router)
     app.include_router(docs.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

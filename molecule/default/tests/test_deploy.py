@@ -6,7 +6,11 @@ Every server takes part in every step at once (one playbook run for all).
 
 from __future__ import annotations
 
-from conftest import commit_app_change, run_playbook, steady_load
+import json
+
+import pytest
+from conftest import commit_app_change, open_websocket, run_playbook, steady_load
+from websockets.exceptions import ConnectionClosed
 
 NOTE = {"title": "written before the deploys", "body": "must survive deploys and rollbacks"}
 history: dict[str, str] = {}
@@ -83,6 +87,55 @@ def test_release_that_cannot_start_never_gets_traffic(servers):
         assert load[server.name]["releases"] == [history["requirements"]]
 
 
+def test_failing_release_command_stops_the_deploy(servers):
+    """The first release command that fails stops the deploy, named with its output; nothing switches."""
+    commit = commit_app_change(
+        "failing-command",
+        "A release whose command fails",
+        {"app/README.md": "\nfailing command\n"},
+        base="test/requirements",
+    )
+    commands = {"app_release_commands": ["alembic upgrade head", "sh -c 'echo kit-test-failure >&2; exit 3'", "true"]}
+    with steady_load(servers) as load:
+        result = run_playbook("app.yml", "-e", f"app_repo_version={commit}", "-e", json.dumps(commands), check=False)
+    assert result.returncode != 0
+    assert f"A release command of release {commit[:12]} failed with status 3" in result.stdout
+    assert "sh -c 'echo kit-test-failure >&2; exit 3'" in result.stdout
+    assert "kit-test-failure" in result.stdout
+    assert "Nothing was switched: the live release serves on" in result.stdout
+    assert_no_failed_request(load)
+    for server in servers:
+        assert server.health()["release"] == history["requirements"]
+        assert load[server.name]["releases"] == [history["requirements"]]
+        # The release is not marked done: deploying it again runs its commands again.
+        assert not server.host.file(f"/srv/webapp/releases/{commit[:12]}/.released").exists
+
+
+def test_a_failed_deploy_with_new_settings_leaves_the_live_color_its_own(servers):
+    """Settings are per deploy: after a failed one, a crash of the live master brings back the live settings."""
+    before = {server.name: server.live() for server in servers}
+    changed = {
+        "app_env": {"APP_NAME": "settings of a failed deploy", "APP_DATABASE_PATH": "{{ app_sqlite_path }}"},
+        "gunicorn_health_path": "/no-such-health",
+    }
+    version = f"app_repo_version={history['requirements']}"
+    result = run_playbook("app.yml", "-e", version, "-e", json.dumps(changed), check=False)
+    assert result.returncode != 0
+    assert "Nothing was switched" in result.stdout
+    for server in servers:
+        live = server.live()
+        assert live == before[server.name]
+        # Supervisor restarts a crashed master from its own program file, with its own settings.
+        server.host.run(f"kill -9 $(supervisorctl pid webapp-{live['color']})")
+        wait = (
+            "for i in $(seq 60); do"
+            " curl -sf --max-time 2 --unix-socket /run/webapp/app.sock http://localhost/ && break; sleep 1; done"
+        )
+        page = server.host.check_output(wait)
+        assert "FastAPI kit under test" in page and "settings of a failed deploy" not in page
+        assert server.health()["release"] == history["requirements"]
+
+
 def test_rollback_returns_to_the_previous_release(servers):
     with steady_load(servers) as load:
         run_playbook("rollback.yml")
@@ -111,6 +164,28 @@ def test_settings_change_goes_through_the_same_switch(servers):
         assert live["release"]["id"] == history["requirements"]
         master = server.host.check_output(f"supervisorctl pid webapp-{live['color']}")
         assert len(server.host.check_output(f"ps -o pid= --ppid {master}").split()) == 3
+
+
+def test_websockets_of_the_old_color_close_with_1012_then_reconnect_to_the_new(servers):
+    """A switch closes the old color's long-lived sockets cleanly with 1012 (service restart): clients reconnect."""
+    sockets = {server.name: open_websocket(server) for server in servers}
+    try:
+        for server in servers:
+            assert json.loads(sockets[server.name].recv(timeout=10))["type"] == "hello"
+        colors = {server.name: server.live()["color"] for server in servers}
+        # Back to the inventory's worker count: a settings change, so the other color starts.
+        run_playbook("app.yml", "-e", f"app_repo_version={history['requirements']}")
+        for server in servers:
+            assert server.live()["color"] != colors[server.name]
+            with pytest.raises(ConnectionClosed) as closed:
+                sockets[server.name].recv(timeout=60)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012, closed.value
+    finally:
+        for ws in sockets.values():
+            ws.close()
+    for server in servers:
+        with open_websocket(server) as ws:
+            assert json.loads(ws.recv(timeout=10)) == {"type": "hello", "release": history["requirements"]}
 
 
 def test_data_survived_every_step(servers):

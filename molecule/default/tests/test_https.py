@@ -8,6 +8,7 @@ from the controller go through the server's 443, published on 127.0.0.1.
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import os
 import re
@@ -16,13 +17,14 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-from conftest import LOADGEN, run_playbook
+from conftest import LOADGEN, PEBBLE_API_CA, run_playbook
+from websockets.sync.client import connect as connect_websocket
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
-PEBBLE_API_CA = "/usr/local/share/ca-certificates/certbot-acme-server.crt"
 SERVER_ROOT = "/tmp/kit-pebble-root.pem"
 ANSWER_LOCALLY = "--resolve {d}:443:127.0.0.1 --resolve {d}:80:127.0.0.1"
 
@@ -163,6 +165,53 @@ def test_head_answers_like_get(site, path):
     head = https_get(site, path, method="HEAD")
     assert (head.status, head.body) == (200, b"")
     assert head.headers["Content-Type"] == get.headers["Content-Type"]
+
+
+# --- WebSockets and streamed responses --------------------------------------------------------
+
+
+def test_a_websocket_echoes_over_wss(site):
+    """Upgrade passes through nginx (HTTP/1.1 upgrade on TLS), and the release that answered says hello."""
+    name = site["domains"][0]
+    context = ssl.create_default_context(cafile=str(site["root"]))
+    sock = socket.create_connection(("127.0.0.1", site["port"]), timeout=10)
+    with connect_websocket(
+        f"wss://{name}/ws/notes", sock=sock, ssl=context, server_hostname=name, open_timeout=10
+    ) as ws:
+        hello = json.loads(ws.recv(timeout=10))
+        assert hello["type"] == "hello" and hello["release"], hello
+        ws.send("through nginx")
+        assert json.loads(ws.recv(timeout=10)) == {"type": "echo", "text": "through nginx"}
+
+
+def test_server_sent_events_arrive_as_they_are_produced(site):
+    """nginx_streaming_locations: each event reaches the client when the app sends it, not at the end."""
+    name = site["domains"][0]
+    context = ssl.create_default_context(cafile=str(site["root"]))
+    sock = socket.create_connection(("127.0.0.1", site["port"]), timeout=10)
+    connection = http.client.HTTPSConnection(name, timeout=10, context=context)
+    connection.sock = context.wrap_socket(sock, server_hostname=name)
+    connection.request("GET", "/api/events?count=5&interval=0.5", headers={"Host": name})
+    response = connection.getresponse()
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/event-stream")
+    arrivals = []
+    while len(arrivals) < 5:
+        line = response.fp.readline()
+        assert line, f"the stream ended after {len(arrivals)} events"
+        if line.startswith(b"data: "):
+            arrivals.append(time.monotonic())
+    connection.close()
+    # Four intervals of 0.5 s between the first and the last: buffered, they would come at once.
+    assert arrivals[-1] - arrivals[0] >= 1.5, arrivals
+    assert min(b - a for a, b in itertools.pairwise(arrivals)) >= 0.2, arrivals
+
+
+def test_ordinary_requests_keep_the_upstream_connection_alive(host):
+    """Connection: upgrade only for upgrade requests; an empty one for the rest keeps keep-alive."""
+    config = host.file("/etc/nginx/nginx.conf").content_string
+    assert re.search(r'map \$http_upgrade \$\w+_connection \{\s*default upgrade;\s*"" "";\s*\}', config)
+    assert 'proxy_set_header Connection "";' not in config
 
 
 # --- internal paths ---------------------------------------------------------------------------

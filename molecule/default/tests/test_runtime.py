@@ -78,7 +78,8 @@ def test_the_live_processes_run_with_the_release_settings(host):
     environ = host.check_output(f"tr '\\0' '\\n' < /proc/{master}/environ")
     assert "APP_API_TOKEN=molecule-test-token-0123456789" in environ.splitlines()
     program = host.file(f"/etc/supervisor/conf.d/webapp-{color}.conf").content_string
-    assert f"command=/usr/local/libexec/fastapi-kit/with-env {release['env_file']} -- " in program
+    launch = f"command=/usr/local/libexec/fastapi-kit/with-env {release['env_file']} --path={release['dir']} -- "
+    assert launch in program
 
 
 def test_health_over_the_socket_reports_the_deployed_commit(host):
