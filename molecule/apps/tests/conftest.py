@@ -23,6 +23,7 @@ _spec.loader.exec_module(kit)
 PEBBLE_API_CA = kit.PEBBLE_API_CA
 run_playbook = kit.run_playbook
 steady_load = kit.steady_load
+assert_events_arrive_spread = kit.assert_events_arrive_spread
 REPOS = kit.PROJECT / ".cache" / "repos"
 
 

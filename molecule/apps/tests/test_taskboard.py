@@ -7,13 +7,11 @@ release command run last, in file order.
 
 from __future__ import annotations
 
-import http.client
-import itertools
 import json
 import time
 
 import pytest
-from conftest import https, live, process_cwd, site, tls_socket
+from conftest import assert_events_arrive_spread, https, live, process_cwd, site, tls_socket
 from websockets.sync.client import connect as connect_websocket
 
 testinfra_hosts = ["ansible://kit-apps-bookworm", "ansible://kit-apps-trixie"]
@@ -79,20 +77,7 @@ def test_a_websocket_echoes_over_wss(target):
 
 
 def test_server_sent_events_arrive_spread_over_time(target):
-    connection = http.client.HTTPSConnection(target["name"], timeout=10, context=target["context"])
-    connection.sock = tls_socket(target)
-    connection.request("GET", "/events?count=5&interval=0.5", headers={"Host": target["name"]})
-    response = connection.getresponse()
-    assert response.status == 200 and response.headers["Content-Type"].startswith("text/event-stream")
-    arrivals = []
-    while len(arrivals) < 5:
-        line = response.fp.readline()
-        assert line, f"the stream ended after {len(arrivals)} events"
-        if line.startswith(b"data: "):
-            arrivals.append(time.monotonic())
-    connection.close()
-    assert arrivals[-1] - arrivals[0] >= 1.5, arrivals
-    assert min(b - a for a, b in itertools.pairwise(arrivals)) >= 0.2, arrivals
+    assert_events_arrive_spread(target["name"], target["port"], target["context"], "/events")
 
 
 def test_the_worker_runs_from_the_live_release(host):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import itertools
 import json
 import os
 import socket
@@ -128,6 +130,31 @@ def open_websocket(server: Server, path: str = "/ws/notes") -> ClientConnection:
     context = ssl.create_default_context(cadata=root)
     sock = socket.create_connection(("127.0.0.1", int(variables["kit_test_https_port"])), timeout=10)
     return connect_websocket(f"wss://{name}{path}", sock=sock, ssl=context, server_hostname=name, open_timeout=10)
+
+
+def assert_events_arrive_spread(name: str, port: int, context: ssl.SSLContext, path: str) -> None:
+    """GET a stream of 5 server-sent events, 0.5 s apart, through nginx: each must arrive when it is sent.
+
+    Buffered by the proxy, they would all arrive at once when the stream ends.
+    """
+    connection = http.client.HTTPSConnection(name, timeout=10, context=context)
+    connection.sock = context.wrap_socket(
+        socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname=name
+    )
+    connection.request("GET", f"{path}?count=5&interval=0.5", headers={"Host": name})
+    response = connection.getresponse()
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/event-stream")
+    arrivals: list[float] = []
+    while len(arrivals) < 5:
+        line = response.fp.readline()
+        assert line, f"the stream ended after {len(arrivals)} events"
+        if line.startswith(b"data: "):
+            arrivals.append(time.monotonic())
+    connection.close()
+    # Four intervals of 0.5 s between the first and the last.
+    assert arrivals[-1] - arrivals[0] >= 1.5, arrivals
+    assert min(b - a for a, b in itertools.pairwise(arrivals)) >= 0.2, arrivals
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from the controller go through the server's 443, published on 127.0.0.1.
 from __future__ import annotations
 
 import http.client
-import itertools
 import json
 import os
 import re
@@ -17,11 +16,10 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import LOADGEN, PEBBLE_API_CA, run_playbook
+from conftest import LOADGEN, PEBBLE_API_CA, assert_events_arrive_spread, run_playbook
 from websockets.sync.client import connect as connect_websocket
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
@@ -186,25 +184,8 @@ def test_a_websocket_echoes_over_wss(site):
 
 def test_server_sent_events_arrive_as_they_are_produced(site):
     """nginx_streaming_locations: each event reaches the client when the app sends it, not at the end."""
-    name = site["domains"][0]
     context = ssl.create_default_context(cafile=str(site["root"]))
-    sock = socket.create_connection(("127.0.0.1", site["port"]), timeout=10)
-    connection = http.client.HTTPSConnection(name, timeout=10, context=context)
-    connection.sock = context.wrap_socket(sock, server_hostname=name)
-    connection.request("GET", "/api/events?count=5&interval=0.5", headers={"Host": name})
-    response = connection.getresponse()
-    assert response.status == 200
-    assert response.headers["Content-Type"].startswith("text/event-stream")
-    arrivals = []
-    while len(arrivals) < 5:
-        line = response.fp.readline()
-        assert line, f"the stream ended after {len(arrivals)} events"
-        if line.startswith(b"data: "):
-            arrivals.append(time.monotonic())
-    connection.close()
-    # Four intervals of 0.5 s between the first and the last: buffered, they would come at once.
-    assert arrivals[-1] - arrivals[0] >= 1.5, arrivals
-    assert min(b - a for a, b in itertools.pairwise(arrivals)) >= 0.2, arrivals
+    assert_events_arrive_spread(site["domains"][0], site["port"], context, "/api/events")
 
 
 def test_ordinary_requests_keep_the_upstream_connection_alive(host):
