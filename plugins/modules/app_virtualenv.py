@@ -110,6 +110,9 @@ python_path:
 """
 
 MARKER = ".complete"
+# uv as a server runs it: no Python downloads, no user configuration, and the system's
+# certificate store (uv's own roots know no company proxy or private index CA).
+UV_ENVIRONMENT = {"UV_PYTHON_DOWNLOADS": "never", "UV_NO_CONFIG": "1", "UV_NATIVE_TLS": "1"}
 LIST_DISTRIBUTIONS = (
     "import importlib.metadata as m, json; print(json.dumps({d.name: d.version for d in m.distributions()}))"
 )
@@ -257,8 +260,7 @@ def build(module: AnsibleModule, method: str, venv: str, params: dict) -> list[s
             [uv, "sync", "--frozen", "--no-dev", "--no-editable", "--compile-bytecode", "--python", params["python"]],
             "uv sync",
             UV_PROJECT_ENVIRONMENT=venv,
-            UV_PYTHON_DOWNLOADS="never",
-            UV_NO_CONFIG="1",
+            **UV_ENVIRONMENT,
         )
     else:
         builder.run([params["python"], "-m", "venv", venv], "Creating the virtualenv")
@@ -271,7 +273,7 @@ def build(module: AnsibleModule, method: str, venv: str, params: dict) -> list[s
         try:
             if method == "uv":
                 command = [uv, "pip", "install", "--python", builder.python, "-c", constraints, *added]
-                builder.run(command, "Adding the server packages", UV_NO_CONFIG="1")
+                builder.run(command, "Adding the server packages", **UV_ENVIRONMENT)
             else:
                 command = [builder.python, "-m", "pip", "install", "--quiet", *extra, "-c", constraints, *added]
                 builder.run(command, "Adding the server packages")
