@@ -342,7 +342,12 @@ def main() -> None:
             added = build(module, method, venv, params)
     linked = point_link(module, params["link"], venv) if params["link"] else False
     module.exit_json(
-        changed=built or linked, venv=venv, method=method, built=built, added=added, python_path=python_path(params["project_dir"])
+        changed=built or linked,
+        venv=venv,
+        method=method,
+        built=built,
+        added=added,
+        python_path=python_path(params["project_dir"]),
     )
 
 
