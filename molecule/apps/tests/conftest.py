@@ -82,8 +82,14 @@ def live(host, app: str) -> dict:
     return json.loads(host.file(f"/var/lib/{app}/live.json").content_string)
 
 
-def process_cwd(host, program: str) -> str:
-    """The working directory of a Supervisor program's process: the release it runs from."""
+def process_environment(host, program: str) -> dict[str, str]:
+    """The environment of a Supervisor program's process (its APP_RELEASE tells the release it runs from)."""
     pid = host.check_output(f"supervisorctl pid {program}")
     assert pid.isdigit() and pid != "0", f"{program} is not running: {pid}"
-    return host.check_output(f"readlink /proc/{pid}/cwd")
+    pairs = host.check_output(f"tr '\\000' '\\n' < /proc/{pid}/environ").splitlines()
+    return dict(pair.split("=", 1) for pair in pairs if "=" in pair)
+
+
+def runs_from(host, program: str) -> str:
+    """The release a program's process runs from."""
+    return process_environment(host, program)["APP_RELEASE"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import commit_change, live, process_cwd, run_playbook, steady_load
+from conftest import commit_change, live, run_playbook, runs_from, steady_load
 
 SOCKET = "/run/taskboard/app.sock"
 LIMIT = ("--limit", "taskboard")
@@ -23,7 +23,7 @@ def test_a_new_commit_switches_without_a_failed_request_and_the_worker_follows(t
         release = live(server.host, "taskboard")["release"]
         assert release["id"] == commit[:12] != before[server.name]
         # The worker moved to the new release after the web switch, and works.
-        assert process_cwd(server.host, "taskboard-worker") == release["dir"]
+        assert runs_from(server.host, "taskboard-worker") == release["id"]
     history["redeploy"] = commit[:12]
 
 
@@ -45,7 +45,7 @@ def test_a_failing_release_command_leaves_the_live_release_and_its_worker(taskbo
         assert load[server.name]["failed"] == 0, load[server.name]
         release = live(server.host, "taskboard")["release"]
         assert release["id"] == history["redeploy"]
-        assert process_cwd(server.host, "taskboard-worker") == release["dir"]
+        assert runs_from(server.host, "taskboard-worker") == release["id"]
 
 
 def test_rollback_moves_the_web_and_the_worker_back(taskboards):
@@ -55,4 +55,4 @@ def test_rollback_moves_the_web_and_the_worker_back(taskboards):
         assert load[server.name]["failed"] == 0, load[server.name]
         release = live(server.host, "taskboard")["release"]
         assert release["id"] == history["before"]
-        assert process_cwd(server.host, "taskboard-worker") == release["dir"]
+        assert runs_from(server.host, "taskboard-worker") == release["id"]
