@@ -70,7 +70,7 @@ def test_a_websocket_echoes_over_wss(target):
         sock=socket.create_connection(("127.0.0.1", target["port"]), timeout=10),
         ssl=target["context"],
         server_hostname=target["name"],
-        open_timeout=10,
+        open_timeout=30,
     ) as ws:
         ws.send("hello through nginx")
         assert ws.recv(timeout=10) == "echo: hello through nginx"

@@ -129,7 +129,7 @@ def open_websocket(server: Server, path: str = "/ws/notes") -> ClientConnection:
     root = server.host.check_output(f"curl -sS --fail --cacert {PEBBLE_API_CA} https://pebble:15000/roots/0")
     context = ssl.create_default_context(cadata=root)
     sock = socket.create_connection(("127.0.0.1", int(variables["kit_test_https_port"])), timeout=10)
-    return connect_websocket(f"wss://{name}{path}", sock=sock, ssl=context, server_hostname=name, open_timeout=10)
+    return connect_websocket(f"wss://{name}{path}", sock=sock, ssl=context, server_hostname=name, open_timeout=30)
 
 
 def assert_events_arrive_spread(name: str, port: int, context: ssl.SSLContext, path: str) -> None:

@@ -174,7 +174,7 @@ def test_a_websocket_echoes_over_wss(site):
     context = ssl.create_default_context(cafile=str(site["root"]))
     sock = socket.create_connection(("127.0.0.1", site["port"]), timeout=10)
     with connect_websocket(
-        f"wss://{name}/ws/notes", sock=sock, ssl=context, server_hostname=name, open_timeout=10
+        f"wss://{name}/ws/notes", sock=sock, ssl=context, server_hostname=name, open_timeout=30
     ) as ws:
         hello = json.loads(ws.recv(timeout=10))
         assert hello["type"] == "hello" and hello["release"], hello
