@@ -32,7 +32,9 @@ from kitbench.sandbox import (
     ROOT,
     SOCKET,
     STATE,
+    WEBSOCKET_PATH,
     WORK,
+    WSLOAD,
     api,
     app_commit,
     append,
@@ -51,8 +53,6 @@ from kitbench.sandbox import (
     run,
     sandbox,
 )
-
-LOAD_OUT, LOAD_STOP = "/tmp/kit-drill-load.json", "/tmp/kit-drill-load.stop"
 
 
 @dataclass
@@ -90,35 +90,60 @@ class Settings:
 
 
 @contextmanager
-def steady_load(settings: Settings, path: str = "/health") -> Iterator[dict]:
-    """Load on the product path while the block runs (a new connection per request, as new
-    visitors make); the summary is filled in after the block."""
+def in_background(name: str, command: str) -> Iterator[dict]:
+    """Run a load tool inside the sandbox while the block runs; its JSON summary fills the dict after."""
+    out, stop = f"/tmp/kit-drill-{name}.json", f"/tmp/kit-drill-{name}.stop"
     summary: dict = {}
-    sandbox(f"rm -f {LOAD_OUT} {LOAD_STOP}")
-    command = (
-        f"python3 {LOADGEN} {settings.target_args()} --path {shlex.quote(path)} --concurrency {settings.concurrency} "
-        f"--interval {settings.interval} --timeout 20 --duration {settings.max_seconds} "
-        f"--requests {settings.max_requests} --stop-file {LOAD_STOP} > {LOAD_OUT} 2>{LOAD_OUT}.err"
-    )
-    run(["docker", "exec", "-d", CONTAINER, "bash", "-c", command])
+    sandbox(f"rm -f {out} {stop}")
+    run(["docker", "exec", "-d", CONTAINER, "bash", "-c", f"{command} --stop-file {stop} > {out} 2>{out}.err"])
     time.sleep(2)
     try:
         yield summary
     finally:
-        sandbox(f"touch {LOAD_STOP}", check=False)
+        sandbox(f"touch {stop}", check=False)
         for _ in range(120):
-            out = sandbox(f"cat {LOAD_OUT}", check=False).stdout.strip()
-            if out:
-                summary.update(json.loads(out))
+            output = sandbox(f"cat {out}", check=False).stdout.strip()
+            if output:
+                summary.update(json.loads(output))
                 break
             time.sleep(0.5)
         else:
-            error = sandbox(f"cat {LOAD_OUT}.err", check=False).stdout
-            summary.update({"requests": 0, "failed": 1, "errors": {"load generator gave no summary": 1}, "err": error})
-        note(
-            f"load: {summary.get('requests')} requests, {summary.get('failed')} failed, "
-            f"releases seen {summary.get('releases')}, errors {summary.get('errors') or {}}"
-        )
+            error = sandbox(f"cat {out}.err", check=False).stdout
+            summary.update({"requests": 0, "failed": 1, "errors": {f"{name} gave no summary": 1}, "err": error})
+
+
+@contextmanager
+def steady_load(settings: Settings, path: str = "/health") -> Iterator[dict]:
+    """Load on the product path while the block runs (a new connection per request, as new
+    visitors make); the summary is filled in after the block."""
+    command = (
+        f"python3 {LOADGEN} {settings.target_args()} --path {shlex.quote(path)} --concurrency {settings.concurrency} "
+        f"--interval {settings.interval} --timeout 20 --duration {settings.max_seconds} "
+        f"--requests {settings.max_requests}"
+    )
+    with in_background("load", command) as summary:
+        yield summary
+    note(
+        f"load: {summary.get('requests')} requests, {summary.get('failed')} failed, "
+        f"releases seen {summary.get('releases')}, errors {summary.get('errors') or {}}"
+    )
+
+
+@contextmanager
+def websocket_load(settings: Settings, clients: int) -> Iterator[dict]:
+    """WebSockets held open on the product path while the block runs, each echoing a message
+    every interval and reconnecting after a clean close (1012 on a deploy)."""
+    command = (
+        f"python3 {WSLOAD} {settings.target_args()} --path {WEBSOCKET_PATH} --hello --clients {clients} "
+        f"--interval {settings.interval * 5} --timeout 20 --duration {settings.max_seconds}"
+    )
+    with in_background("websockets", command) as summary:
+        yield summary
+    note(
+        f"websockets: {summary.get('messages')} messages, {summary.get('failed')} failed, "
+        f"{summary.get('handshakes')} handshakes, closes {summary.get('closes')}, "
+        f"releases seen {summary.get('releases')}, errors {summary.get('errors') or {}}"
+    )
 
 
 def health(settings: Settings) -> tuple[int, dict]:
@@ -209,6 +234,52 @@ def drill_unhealthy(settings: Settings) -> Drill:
         lambda app: append(app / "webapp" / "routes" / "health.py", sabotage),
     )
     deploy_drill(drill, settings, commit, broken=True)
+    return drill
+
+
+def drill_websockets(settings: Settings) -> Drill:
+    """A code-only deploy while WebSockets are open: each is closed with 1012 and reconnects to the new release."""
+    clients = 4
+    drill = Drill(
+        "deploy with WebSockets open",
+        f"0 failed; {clients} sockets closed with 1012, back on the new release in < 5 s",
+    )
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+    commit = app_commit(
+        "drill-websockets",
+        "Restyle the page",
+        lambda app: append(app / "webapp" / "static" / "style.css", f"\n/* drill {stamp} */\n"),
+    )
+    before = live()["release"]
+    with steady_load(settings) as load, websocket_load(settings, clients) as sockets:
+        result = playbook(
+            "app.yml",
+            {"app_repo_version": commit, "gunicorn_health_timeout": settings.health_timeout},
+            label="drill-websockets",
+        )
+        time.sleep(3)  # the sockets talk to the new release for a while
+    drill.count(load)
+    drill.detail["websockets"] = sockets
+    back_ms = sockets.get("reconnect_max_ms")
+    drill.recovery_s = back_ms / 1000 if back_ms is not None else None
+    checks = {
+        "the play succeeded": result.ok,
+        "the new release is live": live()["release"]["id"] == commit[:12],
+        "no request failed": load.get("failed") == 0 and load.get("requests", 0) > 0,
+        "no WebSocket handshake or message failed": sockets.get("failed") == 0 and sockets.get("messages", 0) > 0,
+        "every socket was closed with 1012 and reconnected": sockets.get("closes", {}).get("1012", 0) >= clients
+        and sockets.get("reconnects", 0) >= clients,
+        "the old release greeted first, then the new": sockets.get("releases") == [before["id"], commit[:12]],
+        "back within 5 s": back_ms is not None and back_ms < 5000,
+    }
+    drill.detail["checks"] = checks
+    drill.passed = all(checks.values())
+    drill.why = (
+        f"{sockets['messages']} messages echoed over {clients} sockets, 0 failed; "
+        f"{sockets['closes'].get('1012')} closes with 1012, {sockets['resent']} messages sent again after a close"
+        if drill.passed
+        else _missed(checks) + f" (websockets: {sockets.get('errors')} {sockets.get('failures', [])[:3]})"
+    )
     return drill
 
 
@@ -433,6 +504,7 @@ def main(argv: list[str]) -> int:
         ("requirements", drill_requirements, False),
         ("broken_import", drill_broken_import, False),
         ("unhealthy", drill_unhealthy, False),
+        ("websockets", drill_websockets, False),
         ("renewal", drill_renewal, True),
         ("kill_worker", drill_kill_worker, False),
         ("kill_master", drill_kill_master, False),

@@ -176,3 +176,28 @@ def fresh_connections(
         data["seconds"],
         {"mode": mode, "resumed": data["resumed"], "statuses": data["statuses"], "client_cpu_s": client_cpu},
     )
+
+
+def websocket_echo(
+    *, connect: str, host: str, tls: bool, path: str, clients: int, processes: int, seconds: float
+) -> Result:
+    """WebSocket messages echoed on connections held open, from the bench's wsload.py: the
+    figure is messages/s and the round trip of each (a message sent, its echo read)."""
+    cmd = (
+        f"python3 {REMOTE_DIR}/wsload.py --connect {shlex.quote(connect)} --host {shlex.quote(host)} "
+        f"{'--tls ' if tls else ''}--path {shlex.quote(path)} --hello --clients {clients} "
+        f"--processes {processes} --duration {seconds:g} --reconnect-on ''"
+    )
+    out, client_cpu = split_child_cpu(sandbox(cmd + CHILD_CPU, timeout=seconds + 90).stdout)
+    data = json.loads(out)
+    return Result(
+        "wsload.py",
+        f"{'wss' if tls else 'ws'}://{host}{path}",
+        data["mps"],
+        data["p50_ms"],
+        data["p99_ms"],
+        data["messages"],
+        data["failed"],
+        data["seconds"],
+        {key: data[key] for key in ("handshakes", "closes", "errors")} | {"client_cpu_s": client_cpu},
+    )

@@ -13,6 +13,8 @@ LABELS = {
     "ceiling/h2load-h1": "ceiling: Gunicorn direct, HTTP/1.1 (h2load)",
     "https-h1/wrk": "nginx HTTPS, HTTP/1.1 keep-alive (wrk)",
     "https-h2/h2load": "nginx HTTPS, HTTP/2 (h2load)",
+    "ceiling/wsload": "ceiling: Gunicorn direct, ws:// (wsload.py)",
+    "wss/wsload": "nginx HTTPS, wss:// (wsload.py)",
 }
 PATHS = {"health": "`GET /health`", "notes": "`GET /api/notes?limit=20`"}
 
@@ -91,6 +93,26 @@ def new_connection_table(results: dict) -> list[str]:
         lines.append(
             f"| {names[mode]} | {entry['rps']:.0f} | {entry['p50_ms']:.1f} | {entry['p99_ms']:.1f} | "
             f"{entry['failed']} | {resumed} | {cpu.get('proxy', 0):.2f} | {cpu.get('app', 0):.2f} |"
+        )
+    return lines
+
+
+def websocket_table(results: dict) -> list[str]:
+    lines = [
+        "| `/ws/notes`, echo on connections held open | messages/s | p50 ms | p99 ms | failed "
+        "| throughput vs ceiling | p99 vs ceiling | app CPU ms/message | nginx CPU ms/message "
+        "| load generator CPU ms/message | p99 target |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for name, entry in results["websocket"].items():
+        ratio = f"{entry['rps_ratio']:.2f}" if "rps_ratio" in entry else "1 (ceiling)"
+        p99 = f"{entry['p99_ratio']:.2f}" if "p99_ratio" in entry else "1 (ceiling)"
+        cpu = entry.get("cpu_ms_per_request", {})
+        lines.append(
+            f"| {LABELS[name]} | {entry['rps']:.0f} | {entry['p50_ms']:.1f} | {entry['p99_ms']:.1f} | "
+            f"{entry['failed']} | {ratio} | {p99} | {cpu.get('app', 0):.3f} | {cpu.get('proxy', 0):.3f} | "
+            f"{cpu.get('client', 0):.3f} | "
+            f"{_verdict(entry.get('meets_target')) if 'meets_target' in entry else ''} |"
         )
     return lines
 
@@ -185,6 +207,19 @@ def bench_markdown(results: dict) -> str:
         *new_connection_table(results),
         "",
     ]
+    if "websocket" in results:
+        parts += [
+            "## WebSockets",
+            "",
+            "Each connection sends a message and waits for its echo, then sends the next; a close or an",
+            "error counts as failed. The same client and the same connections on both sides. The target",
+            f"is on latency only (p99 <= {results['targets']['p99_ratio']} times the ceiling's): echoing a message",
+            "costs the app about as much CPU as nginx spends relaying it through TLS, so on shared cores",
+            "the throughput ratio measures TLS (nginx's and the load generator's), not the kit.",
+            "",
+            *websocket_table(results),
+            "",
+        ]
     if "worker_sweep" in results:
         parts += ["## Workers", "", *worker_table(results), ""]
     if "deploy_cost" in results:

@@ -37,11 +37,14 @@ LIVE_STATE = "/var/lib/webapp/live.json"
 # Where the bench's own helpers go on the sandbox (and Debian's tools come from apt).
 REMOTE_DIR = "/usr/local/lib/kit-bench"
 LOADGEN = f"{REMOTE_DIR}/loadgen.py"
+WSLOAD = f"{REMOTE_DIR}/wsload.py"
+WEBSOCKET_PATH = "/ws/notes"
 REMOTE_SOURCES = [
     ROOT / "bench" / "remote" / "cpu.py",
     ROOT / "bench" / "remote" / "handshake.py",
     ROOT / "bench" / "remote" / "latency.py",
     ROOT / "bench" / "remote" / "procmem.py",
+    ROOT / "bench" / "remote" / "wsload.py",
     ROOT / "molecule" / "resources" / "loadgen.py",
     ROOT / "scripts" / "lib.sh",
 ]

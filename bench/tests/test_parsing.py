@@ -92,3 +92,25 @@ def test_the_load_generators_cpu_from_bash_times():
     out, cpu = split_child_cpu(WRK + "0m0.004s 0m0.002s\n0m1.250s 1m2.500s\n")
     assert cpu == 1.25 + 62.5  # the children's line: user and system
     assert out == WRK
+
+
+def test_websocket_figures_get_ratios_and_a_table():
+    from kitbench.bench import add_ratios
+
+    def figure(rps: float, p99: float, app_cpu: float) -> dict:
+        return {"rps": rps, "p50_ms": 1.0, "p99_ms": p99, "failed": 0, "cpu_ms_per_request": {"app": app_cpu}}
+
+    by_config = {"ceiling/wsload": figure(4000, 10, 0.2), "wss/wsload": figure(3000, 20, 0.2)}
+    pairs = (("wss/wsload", "ceiling/wsload"),)
+    out = add_ratios({"websocket": by_config}, pairs, throughput_target=None)["websocket"]
+    assert out["wss/wsload"]["rps_ratio"] == 0.75 and out["wss/wsload"]["p99_ratio"] == 2.0
+    assert out["wss/wsload"]["meets_target"] is False and "meets_target" not in out["ceiling/wsload"]
+    by_config["wss/wsload"]["p99_ms"] = 15  # latency within the target: a lower throughput alone passes
+    assert add_ratios({"websocket": by_config}, pairs, throughput_target=None)["websocket"]["wss/wsload"][
+        "meets_target"
+    ]
+    assert not add_ratios({"websocket": by_config}, pairs)["websocket"]["wss/wsload"]["meets_target"]
+    by_config["wss/wsload"]["p99_ms"] = 20
+    table = report.websocket_table({"websocket": add_ratios({"websocket": by_config}, pairs, None)["websocket"]})
+    assert table[2].startswith("| ceiling: Gunicorn direct, ws://") and "1 (ceiling)" in table[2]
+    assert "| 3000 |" in table[3] and "| 0.75 | 2.00 | 0.200 |" in table[3] and table[3].endswith("**MISS** |")
