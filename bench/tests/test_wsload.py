@@ -87,7 +87,9 @@ def test_a_service_restart_close_is_clean_the_client_reconnects_and_resends():
     # The message the server closed on is sent again on the new connection; a client that
     # reconnects only to find the budget spent (the other one answered the last) has none to send.
     assert summary["reconnects"] - 2 <= summary["resent"] <= summary["reconnects"]
-    assert summary["releases"][:2] == ["r1", "r2"]
+    # In the order they first answered (two deploys can come before a client is back: one skipped).
+    numbers = [int(release[1:]) for release in summary["releases"]]
+    assert numbers[0] == 1 and numbers == sorted(numbers) and len(numbers) >= 3
     assert summary["reconnect_max_ms"] > 0
 
 
