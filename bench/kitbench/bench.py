@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from kitbench import bare, report
+from kitbench import bare, report, verdict
 from kitbench.loadtools import Result, cpu_snapshot, fresh_connections, h2load, websocket_echo, wrk
 from kitbench.sandbox import (
     DOMAIN,
@@ -49,6 +49,7 @@ from kitbench.sandbox import (
     sandbox,
     sandbox_json,
 )
+from kitbench.verdict import Spread
 
 ENDPOINTS = {"health": "/health", "notes": "/api/notes?limit=20"}
 BENCH_PORTS = (8001, 8002)
@@ -109,18 +110,20 @@ def cpu_per_request(rounds: list[Result]) -> dict[str, float]:
 
 
 def median_result(rounds: list[Result]) -> dict:
+    """A configuration's rounds: medians, the spread of each figure, every failure, the raw rounds."""
+    as_dicts = [r.as_dict() for r in rounds]
     return {
         "cpu_ms_per_request": cpu_per_request(rounds),
         "rps": round(statistics.median(r.rps for r in rounds), 1),
         "p50_ms": round(statistics.median(r.p50_ms for r in rounds), 2),
         "p99_ms": round(statistics.median(r.p99_ms for r in rounds), 2),
+        "spread": {key: Spread.of(getattr(r, key) for r in rounds).as_list(2) for key in ("rps", "p50_ms", "p99_ms")},
         "requests": sum(r.requests for r in rounds),
         "failed": sum(r.failed for r in rounds),
-        # failed, less the streams h2load cancelled itself at the end of its timed runs
-        "errors": sum(r.failed - r.detail.get("stream_failures", 0) for r in rounds),
+        "errors": verdict.errors(as_dicts),
         "tool": rounds[0].tool,
         "url": rounds[0].url,
-        "rounds": [r.as_dict() for r in rounds],
+        "rounds": as_dicts,
     }
 
 
@@ -167,26 +170,30 @@ HTTP_PAIRS = (("https-h1/wrk", "ceiling/wrk"), ("https-h2/h2load", "ceiling/h2lo
 def add_ratios(
     matrix: dict, pairs: tuple[tuple[str, str], ...] = HTTP_PAIRS, throughput_target: float | None = THROUGHPUT_TARGET
 ) -> dict:
-    """Each product figure against the ceiling measured by the same tool, and the verdict.
+    """Each product figure against the ceiling measured by the same tool, round by round, and the verdict.
 
-    cpu_ratio is the ceiling's CPU per request over the product's: the share of the ceiling's
-    throughput the product's CPU cost allows on a host where the CPU is the limit. Unlike
-    req/s, it hardly moves when other jobs take the cores for a while.
+    rps_ratio and p99_ratio are the medians of the per-round ratios; their spreads and the
+    verdict are in judgement (kitbench.verdict). cpu_ratio is the ceiling's CPU per request
+    over the product's: the share of the ceiling's throughput the product's CPU cost allows
+    on a host where the CPU is the limit. Unlike req/s, it hardly moves when other jobs take
+    the cores for a while.
     """
     for by_config in matrix.values():
         for name, baseline in pairs:
-            if name in by_config:
-                entry, base = by_config[name], by_config[baseline]
-                entry["baseline"] = baseline
-                entry["rps_ratio"] = round(entry["rps"] / base["rps"], 3) if base["rps"] else 0.0
-                entry["p99_ratio"] = round(entry["p99_ms"] / base["p99_ms"], 3) if base["p99_ms"] else 0.0
-                cpu, base_cpu = sum(entry["cpu_ms_per_request"].values()), sum(base["cpu_ms_per_request"].values())
-                entry["cpu_ratio"] = round(base_cpu / cpu, 3) if cpu else 0.0
-                entry["meets_target"] = (
-                    (throughput_target is None or entry["rps_ratio"] >= throughput_target)
-                    and entry["p99_ratio"] <= P99_TARGET
-                    and not entry.get("errors", entry["failed"])
-                )
+            if name not in by_config:
+                continue
+            entry, base = by_config[name], by_config[baseline]
+            judged = verdict.judge(
+                entry["rounds"], base["rounds"], throughput_target=throughput_target, p99_target=P99_TARGET
+            )
+            entry["baseline"] = baseline
+            entry["judgement"] = judged
+            entry["rps_ratio"] = judged["rps_ratio"][1] if judged["rps_ratio"] else 0.0
+            entry["p99_ratio"] = judged["p99_ratio"][1] if judged["p99_ratio"] else 0.0
+            entry["beyond_spread"] = not Spread(*entry["spread"]["rps"]).overlaps(Spread(*base["spread"]["rps"]))
+            cpu, base_cpu = sum(entry["cpu_ms_per_request"].values()), sum(base["cpu_ms_per_request"].values())
+            entry["cpu_ratio"] = round(base_cpu / cpu, 3) if cpu else 0.0
+            entry["meets_target"] = judged["verdict"] != verdict.MISS
     return matrix
 
 
@@ -414,7 +421,10 @@ def main(argv: list[str]) -> int:
         report.update_readme(markdown)
     print(markdown)
     log(f"Results in {args.out}: bench.md, bench.json, bench.png")
-    return 0
+    missed = verdict.misses(results)
+    for line in missed:
+        print(f"MISS {line}", file=sys.stderr)
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

@@ -33,6 +33,16 @@ class Result:
         return asdict(self)
 
 
+class ParseError(RuntimeError):
+    """A load generator's output lacks a figure the bench needs: no figure is better than a 0."""
+
+
+def _require(match: re.Match | None, what: str, output: str) -> re.Match:
+    if match is None:
+        raise ParseError(f"no {what} in the load generator's output:\n{output[-1500:]}")
+    return match
+
+
 def _ms(value: str, unit: str) -> float:
     return float(value) * UNITS_MS[unit]
 
@@ -52,12 +62,14 @@ def cpu_snapshot() -> dict[str, float]:
 
 def parse_wrk(output: str, url: str) -> Result:
     """wrk 4.1 with --latency: Requests/sec, the latency distribution, and its error lines."""
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    rps = float(_require(re.search(r"Requests/sec:\s+([\d.]+)", output), "Requests/sec", output).group(1))
     latency = {
         pct: _ms(value, unit)
         for pct, value, unit in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
     }
-    done = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", output)
+    if "50" not in latency or "99" not in latency:
+        raise ParseError(f"wrk: no 50% and 99% latency lines in its output:\n{output[-1500:]}")
+    done = _require(re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", output), "request count", output)
     requests, seconds = int(done.group(1)), _ms(done.group(2), done.group(3)) / 1000
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
@@ -69,8 +81,8 @@ def parse_wrk(output: str, url: str) -> Result:
         "wrk",
         url,
         round(rps, 1),
-        round(latency.get("50", 0.0), 2),
-        round(latency.get("99", 0.0), 2),
+        round(latency["50"], 2),
+        round(latency["99"], 2),
         requests,
         failed,
         round(seconds, 2),
@@ -78,35 +90,47 @@ def parse_wrk(output: str, url: str) -> Result:
     )
 
 
-def parse_h2load(output: str, url: str, latency: dict) -> Result:
-    """h2load's summary for counts and throughput; latency percentiles from its per-request log."""
-    finished = re.search(r"finished in ([\d.]+)(us|ms|s|m), ([\d.]+) req/s", output)
-    counts = re.search(
-        r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
-        r"(\d+) failed, (\d+) errored, (\d+) timeout",
+def parse_h2load(output: str, url: str, latency: dict, *, timed: bool, in_flight: int) -> Result:
+    """h2load's summary for counts and throughput; latency percentiles from its per-request log.
+
+    A timed run (-D) ends by cancelling the streams in flight (nginx logs them as 499, client
+    closed): up to `in_flight` (clients x streams) failed streams of a timed run are that,
+    kept apart as cancelled_at_end. A counted run (-n) cancels nothing: its every failure counts.
+    """
+    finished = _require(re.search(r"finished in ([\d.]+)(us|ms|s|m), ([\d.]+) req/s", output), "throughput", output)
+    counts = _require(
+        re.search(
+            r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
+            r"(\d+) failed, (\d+) errored, (\d+) timeout",
+            output,
+        ),
+        "request counts",
         output,
     )
+    for key in ("p50_ms", "p99_ms"):
+        if not latency.get(key):
+            raise ParseError(f"h2load: no {key} in its log ({latency})")
     statuses = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", output)
     protocol = re.search(r"Application protocol: (\S+)", output)
     done, succeeded = int(counts.group(3)), int(counts.group(4))
     non_2xx = sum(int(n) for n in statuses.groups()[1:]) if statuses else 0
+    # done = succeeded + failed (errored and timed-out streams are among the failed);
+    # a succeeded stream may still carry a non-2xx status.
+    stream_failures = max(done - succeeded, int(counts.group(5)))
     return Result(
         "h2load",
         url,
         round(float(finished.group(3)), 1),
-        latency.get("p50_ms", 0.0),
-        latency.get("p99_ms", 0.0),
+        latency["p50_ms"],
+        latency["p99_ms"],
         done,
-        # h2load: done = succeeded + failed (errored and timed-out streams are among the failed);
-        # a succeeded stream may still carry a non-2xx status.
-        max(done - succeeded, int(counts.group(5))) + non_2xx,
+        stream_failures + non_2xx,
         round(_ms(finished.group(1), finished.group(2)) / 1000, 2),
-        # Streams h2load itself cancels when its timed run ends are among the failed ones (nginx
-        # logs them as 499, client closed): kept apart from answers that were not 2xx.
         {
             "protocol": protocol.group(1) if protocol else "?",
             "non_2xx": non_2xx,
-            "stream_failures": max(done - succeeded, int(counts.group(5))),
+            "stream_failures": stream_failures,
+            "cancelled_at_end": min(stream_failures, in_flight) if timed else 0,
         },
     )
 
@@ -148,7 +172,7 @@ def h2load(
     )
     out, client_cpu = split_child_cpu(sandbox(cmd + CHILD_CPU, timeout=(seconds or 60) + 60).stdout)
     latency = sandbox_json(f"python3 {REMOTE_DIR}/latency.py {log_file}")
-    result = parse_h2load(out, url, latency)
+    result = parse_h2load(out, url, latency, timed=seconds is not None, in_flight=clients * streams)
     result.detail["client_cpu_s"] = client_cpu  # a timed run's warm-up second included
     return result
 

@@ -35,6 +35,11 @@ def _ratio_panel(ax, results: dict, key: str, target: float, title: str, better:
     ok = [(v >= target) if better == "higher" else (v <= target) for v in values]
     positions = range(len(bars))
     ax.bar(positions, values, color=[PASS if good else MISS for good in ok], width=0.6)
+    spreads = [(entry.get("judgement") or {}).get(key) for _, entry, _ in bars]
+    if all(spreads):  # the min-max of the per-round ratios
+        below = [median - low for low, median, _ in spreads]
+        above = [high - median for _, median, high in spreads]
+        ax.errorbar(positions, values, yerr=[below, above], fmt="none", ecolor="black", capsize=4, linewidth=1)
     ax.axhline(target, color="black", linestyle="--", linewidth=1)
     ax.axhline(1.0, color=CEILING, linewidth=1)
     if key == "rps_ratio":  # what the product's CPU cost per request allows, where the CPU is the limit

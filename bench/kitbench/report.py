@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from kitbench.sandbox import ROOT
+from kitbench.verdict import Spread
 
 README = ROOT / "bench" / "README.md"
 
@@ -23,6 +24,28 @@ def _verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("**pass**" if ok else "**MISS**")
 
 
+def _figure(entry: dict, key: str, fmt: str = ".1f") -> str:
+    """The median, and the min-max over the rounds when the entry has them."""
+    spread = entry.get("spread", {}).get(key)
+    return Spread(*spread).text(fmt) if spread else f"{entry[key]:{fmt}}"
+
+
+def _ratio(entry: dict, key: str) -> str:
+    spread = (entry.get("judgement") or {}).get(key)
+    if spread:
+        return Spread(*spread).text()
+    return f"{entry[key]:.2f}" if key in entry else "1 (ceiling)"
+
+
+def _judged(entry: dict) -> str:
+    """The verdict of kitbench.verdict, with what missed."""
+    judged = entry.get("judgement")
+    if not judged:
+        return ""
+    why = "; ".join(judged["problems"])
+    return f"**{judged['verdict']}**" + (f": {why}" if why else "")
+
+
 def machine_line(results: dict) -> str:
     m = results["machine"]
     return (
@@ -39,12 +62,10 @@ def throughput_table(results: dict) -> list[str]:
     ]
     for endpoint, by_config in results["throughput"].items():
         for name, entry in by_config.items():
-            ratio = f"{entry['rps_ratio']:.2f}" if "rps_ratio" in entry else "1 (ceiling)"
-            p99 = f"{entry['p99_ratio']:.2f}" if "p99_ratio" in entry else "1 (ceiling)"
-            target = _verdict(entry.get("meets_target")) if "meets_target" in entry else ""
             lines.append(
-                f"| {PATHS[endpoint]} | {LABELS[name]} | {entry['rps']:.0f} | {entry['p50_ms']:.1f} | "
-                f"{entry['p99_ms']:.1f} | {entry['failed']} | {ratio} | {p99} | {target} |"
+                f"| {PATHS[endpoint]} | {LABELS[name]} | {_figure(entry, 'rps', '.0f')} | "
+                f"{_figure(entry, 'p50_ms')} | {_figure(entry, 'p99_ms')} | {entry['failed']} | "
+                f"{_ratio(entry, 'rps_ratio')} | {_ratio(entry, 'p99_ratio')} | {_judged(entry)} |"
             )
     if not results["https"]["available"]:
         lines.append(f"| | nginx HTTPS | not measured: {results['https']['reason']} | | | | | | |")
@@ -105,14 +126,12 @@ def websocket_table(results: dict) -> list[str]:
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for name, entry in results["websocket"].items():
-        ratio = f"{entry['rps_ratio']:.2f}" if "rps_ratio" in entry else "1 (ceiling)"
-        p99 = f"{entry['p99_ratio']:.2f}" if "p99_ratio" in entry else "1 (ceiling)"
         cpu = entry.get("cpu_ms_per_request", {})
         lines.append(
-            f"| {LABELS[name]} | {entry['rps']:.0f} | {entry['p50_ms']:.1f} | {entry['p99_ms']:.1f} | "
-            f"{entry['failed']} | {ratio} | {p99} | {cpu.get('app', 0):.3f} | {cpu.get('proxy', 0):.3f} | "
-            f"{cpu.get('client', 0):.3f} | "
-            f"{_verdict(entry.get('meets_target')) if 'meets_target' in entry else ''} |"
+            f"| {LABELS[name]} | {_figure(entry, 'rps', '.0f')} | {_figure(entry, 'p50_ms')} | "
+            f"{_figure(entry, 'p99_ms')} | {entry['failed']} | {_ratio(entry, 'rps_ratio')} | "
+            f"{_ratio(entry, 'p99_ratio')} | {cpu.get('app', 0):.3f} | {cpu.get('proxy', 0):.3f} | "
+            f"{cpu.get('client', 0):.3f} | {_judged(entry)} |"
         )
     return lines
 
@@ -128,7 +147,7 @@ def worker_table(results: dict) -> list[str]:
     for workers, entry in sweep.items():
         mem = entry["memory"]
         n = int(workers)
-        cells = " | ".join(f"{entry[c]['rps']:.0f}" for c in columns)
+        cells = " | ".join(_figure(entry[c], "rps", ".0f") for c in columns)
         lines.append(
             f"| {workers} | {cells} | {mem['gunicorn workers']['rss_kib'] / n / 1024:.1f} | "
             f"{mem['gunicorn workers']['pss_kib'] / n / 1024:.1f} | "
@@ -136,6 +155,31 @@ def worker_table(results: dict) -> list[str]:
             f"{sum(g['rss_kib'] for g in mem.values()) / 1024:.1f} |"
         )
     return lines
+
+
+def worker_comparison(results: dict) -> list[str]:
+    """For each column of the sweep: the best worker count, and whether each other count's
+    difference from it is larger than the two spreads."""
+    sweep = results["worker_sweep"]
+    columns = [key for key in next(iter(sweep.values())) if "/" in key]
+    out = []
+    for column in columns:
+        figures = {workers: entry[column] for workers, entry in sweep.items()}
+        if not all("spread" in f for f in figures.values()):
+            continue
+        best = max(figures, key=lambda w: figures[w]["rps"])
+        others = []
+        for workers, figure in figures.items():
+            if workers == best:
+                continue
+            apart = not Spread(*figure["spread"]["rps"]).overlaps(Spread(*figures[best]["spread"]["rps"]))
+            others.append(f"{workers}: {figure['rps']:.0f} ({'beyond' if apart else 'within'} the spread)")
+        endpoint, config = column.split("/")
+        out.append(
+            f"- {PATHS[endpoint]} {config}: {best} workers serve most, {figures[best]['rps']:.0f} req/s; "
+            + ", ".join(others)
+        )
+    return out
 
 
 def deploy_table(results: dict) -> list[str]:
@@ -152,15 +196,19 @@ def deploy_table(results: dict) -> list[str]:
 
 
 def verdicts(results: dict) -> list[str]:
+    """One line per judged figure: the ratios with their spread over the rounds, and the verdict."""
+    targets = results["targets"]
     out = []
     for endpoint, by_config in results["throughput"].items():
         for name, entry in by_config.items():
-            if "meets_target" not in entry:
+            if not entry.get("judgement"):
                 continue
+            beyond = "larger" if entry.get("beyond_spread") else "not larger"
             out.append(
-                f"- {PATHS[endpoint]}, {LABELS[name]}: {entry['rps_ratio']:.2f} of the ceiling's throughput "
-                f"(target >= {results['targets']['throughput_ratio']}), p99 {entry['p99_ratio']:.2f} times the "
-                f"ceiling's (target <= {results['targets']['p99_ratio']}): {_verdict(entry['meets_target'])}"
+                f"- {PATHS[endpoint]}, {LABELS[name]}: {_ratio(entry, 'rps_ratio')} of the ceiling's throughput "
+                f"(target >= {targets['throughput_ratio']}), p99 {_ratio(entry, 'p99_ratio')} times the "
+                f"ceiling's (target <= {targets['p99_ratio']}): {_judged(entry)}. The difference in req/s from "
+                f"the ceiling is {beyond} than the two spreads"
                 + (
                     f"; its CPU per request allows {entry['cpu_ratio']:.2f} of the ceiling on a CPU-bound host"
                     if entry.get("cpu_ratio")
@@ -179,7 +227,8 @@ def bench_markdown(results: dict) -> str:
         "",
         f"Release {results.get('release', '?')}, {results.get('workers', '?')} Gunicorn workers (the sandbox "
         f"inventory's), {s['connections']} requests in flight, {s['rounds']} interleaved rounds of {s['seconds']:g} s "
-        f"per figure, medians shown. HTTP/2: {s['connections'] // s['h2_streams_per_connection']} connections x "
+        "per figure; each figure is the median, with the min-max over the rounds in brackets. "
+        f"HTTP/2: {s['connections'] // s['h2_streams_per_connection']} connections x "
         f"{s['h2_streams_per_connection']} streams, {s.get('h2_requests_per_connection', '?')} requests per connection "
         "(nginx's keepalive_requests; h2load does not reconnect after nginx's GOAWAY). "
         f"Whole run: {results.get('duration_seconds', '?')} s.",
@@ -187,6 +236,11 @@ def bench_markdown(results: dict) -> str:
         "![bench](bench.png)",
         "",
         "## Ceiling and product",
+        "",
+        "Ratios are taken round by round (the product's round i against the ceiling's round i, measured",
+        "minutes apart); the verdict reads their spread: **MISS** when a request failed, a figure is",
+        "missing or the median misses the target (`make bench` then exits 1), **pass** when every",
+        "round meets it, **pass, within the spread** when the median does and some round does not.",
         "",
         *throughput_table(results),
         "",
@@ -221,7 +275,7 @@ def bench_markdown(results: dict) -> str:
             "",
         ]
     if "worker_sweep" in results:
-        parts += ["## Workers", "", *worker_table(results), ""]
+        parts += ["## Workers", "", *worker_table(results), "", *worker_comparison(results), ""]
     if "deploy_cost" in results:
         parts += ["## Deploy cost", "", *deploy_table(results), ""]
     return "\n".join(parts)

@@ -11,8 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kitbench import report
-from kitbench.loadtools import parse_h2load, parse_wrk, split_child_cpu
+import pytest
+from kitbench.loadtools import ParseError, parse_h2load, parse_wrk, split_child_cpu
 
 REMOTE = Path(__file__).resolve().parents[1] / "remote"
 
@@ -62,11 +62,29 @@ def test_wrk_without_errors_counts_none():
 
 
 def test_h2load_counts_failed_streams_and_non_2xx():
-    result = parse_h2load(H2LOAD, "https://app.example.test/health", {"p50_ms": 7.1, "p99_ms": 40.2})
+    latency = {"p50_ms": 7.1, "p99_ms": 40.2}
+    result = parse_h2load(H2LOAD, "https://app.example.test/health", latency, timed=False, in_flight=16)
     assert (result.rps, result.requests, result.seconds) == (639.0, 3195, 5.0)
     assert result.failed == 5 + 2  # failed streams, and the 5xx answers among the succeeded ones
     assert (result.p50_ms, result.p99_ms) == (7.1, 40.2)
-    assert result.detail == {"protocol": "h2", "non_2xx": 2, "stream_failures": 5}
+    assert result.detail == {"protocol": "h2", "non_2xx": 2, "stream_failures": 5, "cancelled_at_end": 0}
+
+
+def test_only_a_timed_h2load_run_cancels_streams_and_no_more_than_were_in_flight():
+    latency = {"p50_ms": 7.1, "p99_ms": 40.2}
+    timed = parse_h2load(H2LOAD, "u", latency, timed=True, in_flight=4)
+    assert timed.detail["cancelled_at_end"] == 4  # 5 failed streams, at most 4 in flight at the stop
+    assert parse_h2load(H2LOAD, "u", latency, timed=True, in_flight=16).detail["cancelled_at_end"] == 5
+
+
+def test_a_figure_the_output_lacks_is_an_error_not_a_zero():
+    no_p99 = "\n".join(line for line in WRK.splitlines() if "99%" not in line)
+    with pytest.raises(ParseError, match="99% latency"):
+        parse_wrk(no_p99, "u")
+    with pytest.raises(ParseError, match="Requests/sec"):
+        parse_wrk(WRK.replace("Requests/sec", "Req/s"), "u")
+    with pytest.raises(ParseError, match="p99_ms"):
+        parse_h2load(H2LOAD, "u", {"p50_ms": 7.1, "p99_ms": 0.0}, timed=False, in_flight=1)
 
 
 def test_latency_percentiles_from_the_h2load_log(tmp_path):
@@ -77,40 +95,7 @@ def test_latency_percentiles_from_the_h2load_log(tmp_path):
     assert json.loads(out.stdout) == {"count": 100, "non_2xx": 2, "p50_ms": 51.0, "p99_ms": 100.0}
 
 
-def test_the_verdict_follows_the_targets():
-    entry = {"rps": 850, "p50_ms": 1, "p99_ms": 15, "failed": 0, "rps_ratio": 0.85, "p99_ratio": 1.5}
-    results = {
-        "throughput": {"health": {"https-h1/wrk": dict(entry, meets_target=True)}},
-        "targets": {"throughput_ratio": 0.85, "p99_ratio": 1.5},
-    }
-    assert "**pass**" in report.verdicts(results)[0]
-    results["throughput"]["health"]["https-h1/wrk"]["meets_target"] = False
-    assert "**MISS**" in report.verdicts(results)[0]
-
-
 def test_the_load_generators_cpu_from_bash_times():
     out, cpu = split_child_cpu(WRK + "0m0.004s 0m0.002s\n0m1.250s 1m2.500s\n")
     assert cpu == 1.25 + 62.5  # the children's line: user and system
     assert out == WRK
-
-
-def test_websocket_figures_get_ratios_and_a_table():
-    from kitbench.bench import add_ratios
-
-    def figure(rps: float, p99: float, app_cpu: float) -> dict:
-        return {"rps": rps, "p50_ms": 1.0, "p99_ms": p99, "failed": 0, "cpu_ms_per_request": {"app": app_cpu}}
-
-    by_config = {"ceiling/wsload": figure(4000, 10, 0.2), "wss/wsload": figure(3000, 20, 0.2)}
-    pairs = (("wss/wsload", "ceiling/wsload"),)
-    out = add_ratios({"websocket": by_config}, pairs, throughput_target=None)["websocket"]
-    assert out["wss/wsload"]["rps_ratio"] == 0.75 and out["wss/wsload"]["p99_ratio"] == 2.0
-    assert out["wss/wsload"]["meets_target"] is False and "meets_target" not in out["ceiling/wsload"]
-    by_config["wss/wsload"]["p99_ms"] = 15  # latency within the target: a lower throughput alone passes
-    assert add_ratios({"websocket": by_config}, pairs, throughput_target=None)["websocket"]["wss/wsload"][
-        "meets_target"
-    ]
-    assert not add_ratios({"websocket": by_config}, pairs)["websocket"]["wss/wsload"]["meets_target"]
-    by_config["wss/wsload"]["p99_ms"] = 20
-    table = report.websocket_table({"websocket": add_ratios({"websocket": by_config}, pairs, None)["websocket"]})
-    assert table[2].startswith("| ceiling: Gunicorn direct, ws://") and "1 (ceiling)" in table[2]
-    assert "| 3000 |" in table[3] and "| 0.75 | 2.00 | 0.200 |" in table[3] and table[3].endswith("**MISS** |")

@@ -1,0 +1,140 @@
+"""The bench's verdict (kitbench.verdict, bench.add_ratios, report) on recorded tool outputs.
+
+Rounds are made from the real wrk output of test_parsing with its throughput and p99
+lines set per round, so they go through the same parser as a run's.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from kitbench import report, verdict
+from kitbench.bench import add_ratios, median_result
+from kitbench.loadtools import Result, parse_h2load, parse_wrk
+from kitbench.verdict import MISS, NOISY_PASS, PASS, Spread
+from test_parsing import H2LOAD, WRK
+
+CLEAN_WRK = "\n".join(line for line in WRK.splitlines() if "errors" not in line and "Non-2xx" not in line) + "\n"
+TARGETS = dict(throughput_target=0.85, p99_target=1.5)
+
+
+def wrk_round(rps: float, p99_ms: float, output: str = CLEAN_WRK) -> Result:
+    """The recorded wrk output with another throughput and p99, parsed."""
+    output = re.sub(r"Requests/sec:\s+[\d.]+", f"Requests/sec: {rps}", output)
+    output = re.sub(r"^(\s+99%\s+)[\d.]+(us|ms|s)", rf"\g<1>{p99_ms}ms", output, flags=re.M)
+    return parse_wrk(output, "u")
+
+
+def rounds(*figures: tuple[float, float]) -> list[dict]:
+    return [wrk_round(rps, p99).as_dict() for rps, p99 in figures]
+
+
+CEILING = rounds((1000, 20), (1100, 22), (900, 18), (1000, 20), (1050, 21))
+
+
+def test_every_round_meeting_the_target_is_a_pass():
+    product = rounds((900, 24), (1000, 25), (800, 20), (880, 26), (950, 25))
+    judged = verdict.judge(product, CEILING, **TARGETS)
+    assert judged["verdict"] == PASS and judged["problems"] == []
+    assert judged["rps_ratio"] == [0.88, 0.9, 0.909]  # per round: .9 .909 .889 .88 .905
+    assert judged["p99_ratio"][2] <= 1.5
+
+
+def test_a_median_that_meets_with_a_round_that_does_not_is_a_pass_within_the_spread():
+    product = rounds((900, 24), (1000, 25), (700, 20), (880, 26), (950, 25))  # round 3: 0.78
+    judged = verdict.judge(product, CEILING, **TARGETS)
+    assert judged["verdict"] == NOISY_PASS
+    assert judged["rps_ratio"][0] < 0.85 <= judged["rps_ratio"][1]
+
+
+def test_a_median_below_the_target_misses_and_says_why():
+    product = rounds((800, 24), (900, 25), (700, 20), (880, 26), (800, 25))
+    judged = verdict.judge(product, CEILING, **TARGETS)
+    assert judged["verdict"] == MISS
+    assert judged["problems"] == ["median throughput 0.80 of the ceiling, below 0.85"]
+
+
+def test_a_slow_p99_misses_even_at_full_throughput():
+    product = rounds((1000, 40), (1100, 44), (900, 36), (1000, 20), (1050, 42))
+    judged = verdict.judge(product, CEILING, **TARGETS)
+    assert judged["verdict"] == MISS and "median p99 2.00 times the ceiling's, above 1.5" in judged["problems"]
+
+
+def test_failed_requests_miss_whatever_the_ratio():
+    product = rounds((1000, 20), (1100, 22), (900, 18), (1000, 20))
+    product.append(wrk_round(1050, 21, output=WRK).as_dict())  # recorded with 4 non-2xx and 3 socket errors
+    judged = verdict.judge(product, CEILING, **TARGETS)
+    assert judged["verdict"] == MISS and judged["problems"] == ["7 requests failed"]
+
+
+def test_a_counted_h2load_run_excuses_no_failed_stream_and_a_timed_one_only_those_in_flight():
+    latency = {"p50_ms": 7.1, "p99_ms": 40.2}
+    counted = parse_h2load(H2LOAD, "u", latency, timed=False, in_flight=16).as_dict()
+    timed = parse_h2load(H2LOAD, "u", latency, timed=True, in_flight=4).as_dict()
+    assert verdict.errors([counted]) == 7  # 5 failed streams and 2 answers of 5xx
+    assert verdict.errors([timed]) == 3  # 4 could be the cancelled ones; the fifth and the 5xx cannot
+
+
+def test_a_latency_that_was_not_measured_misses():
+    product = rounds((1000, 20), (1100, 22), (900, 18), (1000, 20), (1050, 21))
+    product[2]["p99_ms"] = 0.0
+    judged = verdict.judge(product, CEILING, **TARGETS)
+    assert judged["verdict"] == MISS and judged["problems"] == ["p99 not measured in 1 of 5 rounds"]
+
+
+def test_without_a_throughput_target_only_latency_is_judged():
+    product = rounds((500, 24), (550, 25), (450, 20), (500, 26), (525, 25))
+    assert verdict.judge(product, CEILING, throughput_target=None, p99_target=1.5)["verdict"] == PASS
+    assert verdict.judge(product, CEILING, **TARGETS)["verdict"] == MISS
+
+
+def test_rounds_must_pair_up():
+    with pytest.raises(ValueError, match="4 product rounds against 5"):
+        verdict.judge(CEILING[:4], CEILING, **TARGETS)
+
+
+def test_spreads_that_meet_are_not_a_difference():
+    assert Spread(1, 2, 3).overlaps(Spread(3, 4, 5)) and not Spread(1, 2, 3).overlaps(Spread(3.1, 4, 5))
+    assert Spread.of([3, 1, 2]) == Spread(1, 2, 3) and Spread(1, 2, 3).text() == "2.00 (1.00-3.00)"
+
+
+def matrix(product_figures: tuple[tuple[float, float], ...]) -> dict:
+    def result(figures: tuple[tuple[float, float], ...]) -> dict:
+        return median_result([wrk_round(rps, p99) for rps, p99 in figures])
+
+    ceiling = ((1000, 20), (1100, 22), (900, 18), (1000, 20), (1050, 21))
+    return add_ratios({"health": {"ceiling/wrk": result(ceiling), "https-h1/wrk": result(product_figures)}})
+
+
+def test_the_bench_judges_each_product_figure_and_lists_the_misses():
+    passing = matrix(((900, 24), (1000, 25), (800, 20), (880, 26), (950, 25)))
+    entry = passing["health"]["https-h1/wrk"]
+    assert entry["judgement"]["verdict"] == PASS and entry["meets_target"]
+    assert entry["rps_ratio"] == 0.9 and entry["spread"]["rps"] == [800.0, 900.0, 1000.0]
+    assert entry["beyond_spread"] is False  # 800-1000 against 900-1100
+    assert verdict.misses({"throughput": passing}) == []
+
+    missing = matrix(((800, 24), (900, 25), (700, 20), (880, 26), (800, 25)))
+    assert verdict.misses({"throughput": missing}) == [
+        "health/https-h1/wrk: median throughput 0.80 of the ceiling, below 0.85"
+    ]
+    results = {"throughput": missing, "targets": {"throughput_ratio": 0.85, "p99_ratio": 1.5}}
+    line = report.verdicts(results)[0]
+    assert "0.80 (0.76-0.88) of the ceiling's throughput" in line and "**MISS**: median throughput" in line
+    table = report.throughput_table(dict(results, https={"available": True}))
+    assert "| 800 (700-900) |" in table[3] and table[3].endswith(
+        "**MISS**: median throughput 0.80 of the ceiling, below 0.85 |"
+    )
+
+
+def test_websocket_figures_are_judged_on_latency():
+    ceiling = median_result([wrk_round(rps, p99) for rps, p99 in ((4000, 10), (4100, 10), (3900, 10))])
+    product = median_result([wrk_round(rps, p99) for rps, p99 in ((3000, 14), (3100, 15), (2900, 13))])
+    pairs = (("wss/wsload", "ceiling/wsload"),)
+    out = add_ratios({"websocket": {"ceiling/wsload": ceiling, "wss/wsload": product}}, pairs, None)["websocket"]
+    assert out["wss/wsload"]["judgement"]["verdict"] == PASS and out["wss/wsload"]["rps_ratio"] == 0.75
+    assert verdict.misses({"websocket": out}) == []
+    table = report.websocket_table({"websocket": out})
+    assert table[2].startswith("| ceiling: Gunicorn direct, ws://") and "1 (ceiling)" in table[2]
+    assert "| 0.75 (0.74-0.76) |" in table[3] and table[3].endswith("**pass** |")
