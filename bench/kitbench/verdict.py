@@ -80,9 +80,9 @@ def judge(product: list[dict], ceiling: list[dict], *, throughput_target: float 
     p99_spread = Spread.of(r for r in p99 if r is not None) if any(r is not None for r in p99) else None
     judged_rps = throughput_target is not None and rps_spread is not None
     if judged_rps and rps_spread.median < throughput_target:
-        problems.append(f"median throughput {rps_spread.median:.2f} of the ceiling, below {throughput_target}")
+        problems.append(f"median throughput {rps_spread.median:.3f} of the ceiling, below {throughput_target}")
     if p99_spread is not None and p99_spread.median > p99_target:
-        problems.append(f"median p99 {p99_spread.median:.2f} times the ceiling's, above {p99_target}")
+        problems.append(f"median p99 {p99_spread.median:.3f} times the ceiling's, above {p99_target}")
     if problems:
         verdict = MISS
     elif (not judged_rps or rps_spread.min >= throughput_target) and p99_spread.max <= p99_target:

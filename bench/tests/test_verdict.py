@@ -52,13 +52,13 @@ def test_a_median_below_the_target_misses_and_says_why():
     product = rounds((800, 24), (900, 25), (700, 20), (880, 26), (800, 25))
     judged = verdict.judge(product, CEILING, **TARGETS)
     assert judged["verdict"] == MISS
-    assert judged["problems"] == ["median throughput 0.80 of the ceiling, below 0.85"]
+    assert judged["problems"] == ["median throughput 0.800 of the ceiling, below 0.85"]
 
 
 def test_a_slow_p99_misses_even_at_full_throughput():
     product = rounds((1000, 40), (1100, 44), (900, 36), (1000, 20), (1050, 42))
     judged = verdict.judge(product, CEILING, **TARGETS)
-    assert judged["verdict"] == MISS and "median p99 2.00 times the ceiling's, above 1.5" in judged["problems"]
+    assert judged["verdict"] == MISS and "median p99 2.000 times the ceiling's, above 1.5" in judged["problems"]
 
 
 def test_failed_requests_miss_whatever_the_ratio():
@@ -117,14 +117,14 @@ def test_the_bench_judges_each_product_figure_and_lists_the_misses():
 
     missing = matrix(((800, 24), (900, 25), (700, 20), (880, 26), (800, 25)))
     assert verdict.misses({"throughput": missing}) == [
-        "health/https-h1/wrk: median throughput 0.80 of the ceiling, below 0.85"
+        "health/https-h1/wrk: median throughput 0.800 of the ceiling, below 0.85"
     ]
     results = {"throughput": missing, "targets": {"throughput_ratio": 0.85, "p99_ratio": 1.5}}
     line = report.verdicts(results)[0]
     assert "0.80 (0.76-0.88) of the ceiling's throughput" in line and "**MISS**: median throughput" in line
     table = report.throughput_table(dict(results, https={"available": True}))
     assert "| 800 (700-900) |" in table[3] and table[3].endswith(
-        "**MISS**: median throughput 0.80 of the ceiling, below 0.85 |"
+        "**MISS**: median throughput 0.800 of the ceiling, below 0.85 |"
     )
 
 
