@@ -161,3 +161,73 @@ def test_a_failing_install_says_which_command_and_leaves_no_venv(tmp_path):
     assert result["msg"].startswith("pip install failed with status 1:")
     assert "this-package-does-not-exist-fastapi-kit" in result["stderr"]
     assert not Path(result["venv"]).exists()
+
+
+def test_a_python_that_is_not_there_says_what_builds_it(tmp_path):
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / "requirements.txt").write_text("")
+    missing = tmp_path / "pyenv" / "versions" / "3.99.0" / "bin" / "python3"
+    result = run_module(tmp_path, python=str(missing), project_dir=str(project), venvs_dir=str(tmp_path / "venvs"))
+    assert result["failed"] is True
+    assert result["msg"] == (
+        f"{missing} is not there: this server's Python was not built. Run playbooks/site.yml (or app.yml), "
+        "whose pyenv role builds it, then deploy again."
+    )
+    assert not (tmp_path / "venvs").exists()
+
+
+TINY_UV_LOCK = """version = 1
+revision = 3
+requires-python = ">=3.11"
+
+[[package]]
+name = "tiny"
+version = "0.1.0"
+source = { virtual = "." }
+"""
+
+
+def test_a_uv_project_gets_the_pinned_uv_the_first_time_then_syncs(tmp_path):
+    """uv from PyPI into its own virtualenv, only when a uv project needs it; the next build reuses it."""
+    project = tmp_path / "release" / "app"
+    project.mkdir(parents=True)
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "tiny"\nversion = "0.1.0"\nrequires-python = ">=3.11"\ndependencies = []\n'
+    )
+    (project / "uv.lock").write_text(TINY_UV_LOCK)
+    uv = tmp_path / "uv-0.13.9" / "bin" / "uv"
+    common = {
+        "python": sys.executable,
+        "project_dir": str(project),
+        "venvs_dir": str(tmp_path / "venvs"),
+        "uv": str(uv),
+        "uv_requirement": "uv==0.13.9",
+    }
+    first = run_module(tmp_path, **common)
+    assert first.get("failed") is not True, first
+    assert (first["method"], first["built"]) == ("uv", True)
+    version = subprocess.run([str(uv), "--version"], capture_output=True, text=True, check=True).stdout
+    assert version.startswith("uv 0.13.9")
+    installed = uv.stat().st_mtime_ns
+    (project / "uv.lock").write_text(TINY_UV_LOCK + "\n")  # another key: a new build, with the same uv
+    second = run_module(tmp_path, **common)
+    assert second.get("failed") is not True, second
+    assert second["built"] and second["venv"] != first["venv"] and uv.stat().st_mtime_ns == installed
+
+
+def test_a_requirements_app_never_gets_uv(tmp_path):
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / "requirements.txt").write_text("")
+    uv = tmp_path / "uv-0.13.9" / "bin" / "uv"
+    result = run_module(
+        tmp_path,
+        python=sys.executable,
+        project_dir=str(project),
+        venvs_dir=str(tmp_path / "venvs"),
+        uv=str(uv),
+        uv_requirement="uv==0.13.9",
+    )
+    assert result.get("failed") is not True, result
+    assert result["method"] == "requirements" and not uv.parent.parent.exists()

@@ -67,6 +67,12 @@ options:
   uv:
     description: The uv executable, needed for uv projects.
     type: path
+  uv_requirement:
+    description:
+      - What to install uv from (C(uv==0.13.9)) when a uv project needs it and O(uv) is not there yet.
+      - It goes into a virtualenv of its own, the directory above O(uv)'s C(bin/), made with O(python).
+        Apps installed otherwise never get uv.
+    type: str
   link:
     description: A symlink made to point at the virtualenv (the release's C(.venv)).
     type: path
@@ -81,6 +87,7 @@ EXAMPLES = r"""
     venvs_dir: /srv/webapp/venvs
     server_packages: [gunicorn==27.0.1, uvicorn-worker==0.4.0]
     uv: /opt/fastapi-kit/uv-0.13.9/bin/uv
+    uv_requirement: uv==0.13.9
     link: /srv/webapp/releases/0123456789ab/.venv
 """
 
@@ -255,7 +262,9 @@ def build(module: AnsibleModule, method: str, venv: str, params: dict) -> list[s
     uv = params["uv"]
     if method == "uv":
         if not uv:
-            module.fail_json(msg="This app is a uv project (uv.lock): the app role installs uv first (app_uv_version)")
+            module.fail_json(msg="This app is a uv project (uv.lock): give the uv executable (uv)")
+        if not os.access(uv, os.X_OK):
+            install_uv(builder, uv, params["uv_requirement"], params["python"])
         builder.run(
             [uv, "sync", "--frozen", "--no-dev", "--no-editable", "--compile-bytecode", "--python", params["python"]],
             "uv sync",
@@ -282,6 +291,19 @@ def build(module: AnsibleModule, method: str, venv: str, params: dict) -> list[s
     with open(os.path.join(venv, MARKER), "w", encoding="utf-8") as handle:
         json.dump({"method": method, "added": added}, handle)
     return added
+
+
+def install_uv(builder: Builder, uv: str, requirement: str | None, python: str) -> None:
+    """uv in a virtualenv of its own (the directory above uv's bin/), for every uv project on the server."""
+    if not requirement:
+        builder.module.fail_json(msg=f"This app is a uv project (uv.lock) and {uv} is not there: give uv_requirement")
+    bin_dir = os.path.dirname(uv)
+    if os.path.basename(bin_dir) != "bin":
+        builder.module.fail_json(msg=f"uv must be <virtualenv>/bin/uv to be installed by the kit, not {uv}")
+    home = os.path.dirname(bin_dir)
+    shutil.rmtree(home, ignore_errors=True)  # a half-made one from an interrupted run
+    builder.run([python, "-m", "venv", home], "Creating uv's virtualenv")
+    builder.run([os.path.join(bin_dir, "python"), "-m", "pip", "install", "--quiet", requirement], "Installing uv")
 
 
 def python_path(project_dir: str) -> list[str]:
@@ -314,6 +336,7 @@ def main() -> None:
             "server_packages": {"type": "list", "elements": "str", "default": []},
             "pip_extra_args": {"type": "str", "default": ""},
             "uv": {"type": "path"},
+            "uv_requirement": {"type": "str"},
             "link": {"type": "path"},
         },
         supports_check_mode=True,
@@ -323,6 +346,11 @@ def main() -> None:
         # A new release is not exported in check mode: it would get a virtualenv.
         module.exit_json(
             changed=True, venv=os.path.join(params["venvs_dir"], "(new)"), method="unknown", built=True, python_path=[]
+        )
+    if not os.access(params["python"], os.X_OK):
+        module.fail_json(
+            msg=f"{params['python']} is not there: this server's Python was not built. Run playbooks/site.yml "
+            "(or app.yml), whose pyenv role builds it, then deploy again."
         )
     try:
         method = detect_method(params["project_dir"], params["install"], params["requirements_file"])
