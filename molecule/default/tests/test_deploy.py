@@ -22,14 +22,14 @@ def assert_no_failed_request(summaries: dict[str, dict]) -> None:
         assert summary["failed"] == 0, f"{name}: {summary}"
 
 
-def deploy_under_load(servers, commit: str) -> dict[str, str]:
+def deploy_under_load(servers, commit: str, playbook: str = "app.yml") -> dict[str, str]:
     """Deploy a commit while every server is under load; check nothing failed and the commit serves.
 
     Returns each server's virtualenv from before the deploy.
     """
     venvs = {s.name: s.live()["release"]["venv"] for s in servers}
     with steady_load(servers) as load:
-        run_playbook("app.yml", "-e", f"app_repo_version={commit}")
+        run_playbook(playbook, "-e", f"app_repo_version={commit}")
     assert_no_failed_request(load)
     for server in servers:
         assert server.health()["release"] == commit[:12]
@@ -47,9 +47,10 @@ def test_baseline_release_serves(servers):
 
 
 def test_code_only_deploy_switches_without_a_failed_request(servers):
+    """Through deploy.yml, the day-to-day entry point (the app tier without provisioning)."""
     live = servers[0].live()["release"]["commit"]
     commit = commit_app_change("code", "Restyle the page", {"app/webapp/static/style.css": "\n/* restyled */\n"}, live)
-    venvs = deploy_under_load(servers, commit)
+    venvs = deploy_under_load(servers, commit, "deploy.yml")
     for server in servers:
         # Same requirements: the new release reuses the venv.
         assert server.live()["release"]["venv"] == venvs[server.name]
