@@ -183,15 +183,22 @@ def worker_comparison(results: dict) -> list[str]:
 
 
 def deploy_table(results: dict) -> list[str]:
-    lines = ["| Deploy | wall time | changed | result |", "| --- | ---: | ---: | --- |"]
+    lines = ["| Deploy | wall time | runs | changed | target | result |", "| --- | ---: | ---: | ---: | ---: | --- |"]
     for label, entry in results["deploy_cost"].items():
         if entry.get("seconds") is None:
-            lines.append(f"| {label} | - | - | {entry.get('note', '')} |")
+            lines.append(f"| {label} | - | - | - | - | {entry.get('note', '')} |")
             continue
         minutes, seconds = divmod(entry["seconds"], 60)
         wall = f"{int(minutes)} min {seconds:.0f} s" if minutes else f"{seconds:.1f} s"
+        if entry.get("spread") and entry.get("runs", 1) > 1:
+            wall += f" ({entry['spread'][0]:.1f}-{entry['spread'][2]:.1f})"
+        target = f"{entry['target_s']} s" if "target_s" in entry else ""
         result = "ok" if entry["ok"] else f"FAILED: {entry.get('failure', '')}".replace("\n", " ")
-        lines.append(f"| {label} | {wall} | {entry.get('changed', '')} | {result} |")
+        if entry.get("judgement"):
+            result = _judged(entry)
+        lines.append(
+            f"| {label} | {wall} | {entry.get('runs', 1)} | {entry.get('changed', '')} | {target} | {result} |"
+        )
     return lines
 
 
@@ -233,21 +240,24 @@ def bench_markdown(results: dict) -> str:
         "(nginx's keepalive_requests; h2load does not reconnect after nginx's GOAWAY). "
         f"Whole run: {results.get('duration_seconds', '?')} s.",
         "",
-        "![bench](bench.png)",
-        "",
-        "## Ceiling and product",
-        "",
-        "Ratios are taken round by round (the product's round i against the ceiling's round i, measured",
-        "minutes apart); the verdict reads their spread: **MISS** when a request failed, a figure is",
-        "missing or the median misses the target (`make bench` then exits 1), **pass** when every",
-        "round meets it, **pass, within the spread** when the median does and some round does not.",
-        "",
-        *throughput_table(results),
-        "",
-        *verdicts(results),
-        "",
     ]
-    if any(e.get("cpu_ms_per_request") for by in results["throughput"].values() for e in by.values()):
+    if "throughput" in results:
+        parts += [
+            "![bench](bench.png)",
+            "",
+            "## Ceiling and product",
+            "",
+            "Ratios are taken round by round (the product's round i against the ceiling's round i, measured",
+            "minutes apart); the verdict reads their spread: **MISS** when a request failed, a figure is",
+            "missing or the median misses the target (`make bench` then exits 1), **pass** when every",
+            "round meets it, **pass, within the spread** when the median does and some round does not.",
+            "",
+            *throughput_table(results),
+            "",
+            *verdicts(results),
+            "",
+        ]
+    if any(e.get("cpu_ms_per_request") for by in results.get("throughput", {}).values() for e in by.values()):
         parts += [
             "CPU time per request, in ms, by process, over every round (wrk on both sides; the sandbox's",
             "own processes only). On 2 cores, whatever nginx and TLS spend is taken from the app:",
@@ -255,12 +265,8 @@ def bench_markdown(results: dict) -> str:
             *cpu_table(results),
             "",
         ]
-    parts += [
-        "## New connection per request",
-        "",
-        *new_connection_table(results),
-        "",
-    ]
+    if "new_connection" in results:
+        parts += ["## New connection per request", "", *new_connection_table(results), ""]
     if "websocket" in results:
         parts += [
             "## WebSockets",
@@ -277,7 +283,16 @@ def bench_markdown(results: dict) -> str:
     if "worker_sweep" in results:
         parts += ["## Workers", "", *worker_table(results), "", *worker_comparison(results), ""]
     if "deploy_cost" in results:
-        parts += ["## Deploy cost", "", *deploy_table(results), ""]
+        parts += [
+            "## Deploy cost",
+            "",
+            "Wall time from the controller, real SSH to the sandbox; each timed deploy runs several times",
+            "(median, min-max in brackets), judged like the ratios: **MISS** when the median is over the",
+            "target or a run failed.",
+            "",
+            *deploy_table(results),
+            "",
+        ]
     return "\n".join(parts)
 
 

@@ -97,9 +97,23 @@ def judge(product: list[dict], ceiling: list[dict], *, throughput_target: float 
     }
 
 
+def judge_seconds(seconds: list[float], target: float, failed_runs: int = 0) -> dict:
+    """A wall time measured several times against a target in seconds, read as judge() reads ratios."""
+    spread = Spread.of(seconds)
+    problems = [f"{failed_runs} of {len(seconds)} runs failed"] if failed_runs else []
+    if spread.median > target:
+        problems.append(f"median {spread.median:.1f} s, over {target} s")
+    verdict = MISS if problems else (PASS if spread.max <= target else NOISY_PASS)
+    return {"seconds": spread.as_list(1), "verdict": verdict, "problems": problems}
+
+
 def misses(results: dict) -> list[str]:
     """Every judged figure whose verdict is a MISS, as 'section/endpoint/config: why'."""
     out = []
+    for label, entry in results.get("deploy_cost", {}).items():
+        judged = entry.get("judgement")
+        if judged and judged["verdict"] == MISS:
+            out.append(f"deploy/{label}: " + "; ".join(judged["problems"]))
     for section in ("throughput", "websocket"):
         for endpoint, by_config in _by_endpoint(results.get(section, {})).items():
             for name, entry in by_config.items():

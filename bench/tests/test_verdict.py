@@ -138,3 +138,23 @@ def test_websocket_figures_are_judged_on_latency():
     table = report.websocket_table({"websocket": out})
     assert table[2].startswith("| ceiling: Gunicorn direct, ws://") and "1 (ceiling)" in table[2]
     assert "| 0.75 (0.74-0.76) |" in table[3] and table[3].endswith("**pass** |")
+
+
+def test_deploy_times_are_judged_on_their_spread():
+    assert verdict.judge_seconds([12.0, 13.5, 14.9], 15)["verdict"] == PASS
+    noisy = verdict.judge_seconds([14.0, 14.8, 16.2], 15)
+    assert noisy == {"seconds": [14.0, 14.8, 16.2], "verdict": NOISY_PASS, "problems": []}
+    assert verdict.judge_seconds([15.5, 16.0, 17.0], 15)["problems"] == ["median 16.0 s, over 15 s"]
+    failed = verdict.judge_seconds([10.0, 11.0, 12.0], 15, failed_runs=1)
+    assert failed["verdict"] == MISS and failed["problems"] == ["1 of 3 runs failed"]
+
+
+def test_a_deploy_over_its_target_is_a_miss_of_the_bench():
+    judged = verdict.judge_seconds([30.0, 34.9, 36.0], 25)
+    entry = {"seconds": 34.9, "spread": [30.0, 34.9, 36.0], "ok": True, "changed": 0, "runs": 3}
+    results = {"deploy_cost": {"site.yml, nothing to change": dict(entry, target_s=25, judgement=judged)}}
+    assert verdict.misses(results) == ["deploy/site.yml, nothing to change: median 34.9 s, over 25 s"]
+    row = report.deploy_table(results)[2]
+    assert row == (
+        "| site.yml, nothing to change | 34.9 s (30.0-36.0) | 3 | 0 | 25 s | **MISS**: median 34.9 s, over 25 s |"
+    )
