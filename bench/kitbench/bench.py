@@ -32,6 +32,7 @@ from kitbench.sandbox import (
     DOMAIN,
     RESULTS,
     WEBSOCKET_PATH,
+    WORK,
     PlaybookRun,
     api,
     app_commit,
@@ -402,8 +403,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--skip-deploys", action="store_true", help="no item 6 at all (development runs)")
     parser.add_argument("--deploy-runs", type=int, default=3, help="runs of each timed deploy in item 6")
     parser.add_argument("--only-deploys", action="store_true", help="item 6 alone")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, help="default: bench/results, or .cache/bench/deploys with --only-deploys")
     args = parser.parse_args(argv)
+    # A partial run leaves the committed results of a whole `make bench` alone.
+    args.out = args.out or (WORK / "deploys" if args.only_deploys else RESULTS)
 
     started = time.time()
     log("Preparing the sandbox: wrk and h2load from Debian, the bench's helpers")
