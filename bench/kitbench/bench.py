@@ -32,7 +32,6 @@ from kitbench.sandbox import (
     DOMAIN,
     RESULTS,
     WEBSOCKET_PATH,
-    WORK,
     PlaybookRun,
     api,
     app_commit,
@@ -47,6 +46,7 @@ from kitbench.sandbox import (
     log,
     machine,
     note,
+    output_dir,
     playbook,
     sandbox,
     sandbox_json,
@@ -405,8 +405,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--only-deploys", action="store_true", help="item 6 alone")
     parser.add_argument("--out", type=Path, help="default: bench/results, or .cache/bench/deploys with --only-deploys")
     args = parser.parse_args(argv)
-    # A partial run leaves the committed results of a whole `make bench` alone.
-    args.out = args.out or (WORK / "deploys" if args.only_deploys else RESULTS)
+    args.out = output_dir(args.out, "deploys" if args.only_deploys else None)
 
     started = time.time()
     log("Preparing the sandbox: wrk and h2load from Debian, the bench's helpers")

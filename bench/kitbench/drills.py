@@ -33,7 +33,6 @@ from kitbench.sandbox import (
     SOCKET,
     STATE,
     WEBSOCKET_PATH,
-    WORK,
     WSLOAD,
     api,
     app_commit,
@@ -49,6 +48,7 @@ from kitbench.sandbox import (
     log,
     machine,
     note,
+    output_dir,
     playbook,
     run,
     sandbox,
@@ -482,8 +482,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--only", action="append", help="run only drills whose function name contains this")
     parser.add_argument("--out", type=Path, help="default: bench/results, or .cache/bench/short with --short")
     args = parser.parse_args(argv)
-    # The short form is the test suite's: it leaves the committed results of `make drills` alone.
-    args.out = args.out or (WORK / "short" if args.short else RESULTS)
+    args.out = output_dir(args.out, "short" if args.short else None)  # --short: the test suite's
 
     started = time.time()
     log("Preparing the sandbox: the load generator and the bench's helpers")

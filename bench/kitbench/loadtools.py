@@ -177,6 +177,19 @@ def h2load(
     return result
 
 
+def own_client(cmd: str, seconds: float) -> tuple[dict, float]:
+    """Run one of the bench's own stdlib clients on the sandbox: its JSON summary, and its CPU seconds."""
+    out, client_cpu = split_child_cpu(sandbox(cmd + CHILD_CPU, timeout=seconds + 90).stdout)
+    return json.loads(out), client_cpu
+
+
+def summary_result(tool: str, url: str, data: dict, *, rate: str, count: str, detail: dict) -> Result:
+    """A Result from such a summary (its rate and count under the names that client uses)."""
+    return Result(
+        tool, url, data[rate], data["p50_ms"], data["p99_ms"], data[count], data["failed"], data["seconds"], detail
+    )
+
+
 def fresh_connections(
     mode: str, *, port: int, server_name: str, connect_host: str, path: str, processes: int, seconds: float
 ) -> Result:
@@ -186,20 +199,11 @@ def fresh_connections(
         f"--server-name {shlex.quote(server_name)} --path {shlex.quote(path)} "
         f"--processes {processes} --seconds {seconds:g}"
     )
-    out, client_cpu = split_child_cpu(sandbox(cmd + CHILD_CPU, timeout=seconds + 90).stdout)
-    data = json.loads(out)
+    data, client_cpu = own_client(cmd, seconds)
     scheme = "http" if mode == "tcp" else "https"
-    return Result(
-        "handshake.py",
-        f"{scheme}://{server_name}:{port}{path}",
-        data["rps"],
-        data["p50_ms"],
-        data["p99_ms"],
-        data["requests"],
-        data["failed"],
-        data["seconds"],
-        {"mode": mode, "resumed": data["resumed"], "statuses": data["statuses"], "client_cpu_s": client_cpu},
-    )
+    detail = {"mode": mode, "resumed": data["resumed"], "statuses": data["statuses"], "client_cpu_s": client_cpu}
+    url = f"{scheme}://{server_name}:{port}{path}"
+    return summary_result("handshake.py", url, data, rate="rps", count="requests", detail=detail)
 
 
 def websocket_echo(
@@ -212,16 +216,7 @@ def websocket_echo(
         f"{'--tls ' if tls else ''}--path {shlex.quote(path)} --hello --clients {clients} "
         f"--processes {processes} --duration {seconds:g} --reconnect-on ''"
     )
-    out, client_cpu = split_child_cpu(sandbox(cmd + CHILD_CPU, timeout=seconds + 90).stdout)
-    data = json.loads(out)
-    return Result(
-        "wsload.py",
-        f"{'wss' if tls else 'ws'}://{host}{path}",
-        data["mps"],
-        data["p50_ms"],
-        data["p99_ms"],
-        data["messages"],
-        data["failed"],
-        data["seconds"],
-        {key: data[key] for key in ("handshakes", "closes", "errors")} | {"client_cpu_s": client_cpu},
-    )
+    data, client_cpu = own_client(cmd, seconds)
+    detail = {key: data[key] for key in ("handshakes", "closes", "errors")} | {"client_cpu_s": client_cpu}
+    url = f"{'wss' if tls else 'ws'}://{host}{path}"
+    return summary_result("wsload.py", url, data, rate="mps", count="messages", detail=detail)

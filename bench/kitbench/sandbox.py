@@ -50,6 +50,12 @@ REMOTE_SOURCES = [
 ]
 
 
+def output_dir(given: Path | None, partial: str | None) -> Path:
+    """Where a run writes its results: --out if given; else bench/results for a whole run, or
+    .cache/bench/<partial> for a partial one, which leaves the committed results alone."""
+    return given or (WORK / partial if partial else RESULTS)
+
+
 def log(message: str) -> None:
     print(f"\033[1m==> {message}\033[0m", file=sys.stderr, flush=True)
 
