@@ -155,7 +155,9 @@ def _deploy_panel(ax, results: dict) -> None:
     labels = list(cost)
     minutes = [cost[k]["seconds"] / 60 for k in labels]
     y = range(len(labels))
-    ax.barh(list(y), minutes, color=[PASS if cost[k]["ok"] else MISS for k in labels])
+    # Red for a failed run or a missed target (the verdict of kitbench.verdict), green otherwise.
+    missed = [not cost[k]["ok"] or (cost[k].get("judgement") or {}).get("verdict") == "MISS" for k in labels]
+    ax.barh(list(y), minutes, color=[MISS if miss else PASS for miss in missed])
     for i, k in enumerate(labels):
         m, s = divmod(cost[k]["seconds"], 60)
         ax.text(minutes[i], i, f" {int(m)}:{s:04.1f}", va="center", fontsize=8)
