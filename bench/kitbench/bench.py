@@ -24,6 +24,8 @@ import re
 import statistics
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from kitbench import bare, report, verdict
@@ -111,6 +113,15 @@ def cpu_per_request(rounds: list[Result]) -> dict[str, float]:
     return {role: round(seconds * 1000 / requests, 3) for role, seconds in roles.items()} if requests else {}
 
 
+def with_cpu(measure: Callable[[], Result]) -> Result:
+    """Run one measurement; its detail gets the CPU seconds each role used meanwhile (cpu_s)."""
+    before = cpu_snapshot()
+    result = measure()
+    used = {role: round(s - before[role], 2) for role, s in cpu_snapshot().items()}
+    result.detail["cpu_s"] = dict(used, client=result.detail["client_cpu_s"])
+    return result
+
+
 def median_result(rounds: list[Result]) -> dict:
     """A configuration's rounds: medians, the spread of each figure, every failure, the raw rounds."""
     as_dicts = [r.as_dict() for r in rounds]
@@ -153,11 +164,7 @@ def throughput_matrix(args: argparse.Namespace, port: int, https: bool) -> dict:
         order = names[number % len(names) :] + names[: number % len(names)]
         for endpoint, path in ENDPOINTS.items():
             for name in order:
-                fn = configs[name]
-                before = cpu_snapshot()
-                result = fn(path)
-                used = {role: round(s - before[role], 2) for role, s in cpu_snapshot().items()}
-                result.detail["cpu_s"] = dict(used, client=result.detail["client_cpu_s"])
+                result = with_cpu(partial(configs[name], path))
                 samples[endpoint][name].append(result)
                 note(
                     f"round {number + 1}/{args.rounds} {endpoint:6} {name:18} {result.rps:8.1f} req/s "
@@ -208,12 +215,8 @@ def new_connections(args: argparse.Namespace, port: int, https: bool) -> dict:
     samples: dict[str, list[Result]] = {m: [] for m in modes}
     for number in range(args.rounds):
         for mode, target in modes.items():
-            before = cpu_snapshot()
-            result = fresh_connections(
-                mode, path="/health", processes=args.handshake_processes, seconds=args.seconds, **target
-            )
-            used = {role: round(s - before[role], 2) for role, s in cpu_snapshot().items()}
-            result.detail["cpu_s"] = dict(used, client=result.detail["client_cpu_s"])
+            options = dict(path="/health", processes=args.handshake_processes, seconds=args.seconds, **target)
+            result = with_cpu(partial(fresh_connections, mode, **options))
             samples[mode].append(result)
             resumed = result.detail["resumed"]
             note(
@@ -240,10 +243,7 @@ def websockets(args: argparse.Namespace, port: int, https: bool) -> dict:
     samples: dict[str, list[Result]] = {name: [] for name in targets}
     for number in range(args.rounds):
         for name, target in targets.items():
-            before = cpu_snapshot()
-            result = websocket_echo(seconds=args.seconds, **clients, **target)
-            used = {role: round(s - before[role], 2) for role, s in cpu_snapshot().items()}
-            result.detail["cpu_s"] = dict(used, client=result.detail["client_cpu_s"])
+            result = with_cpu(partial(websocket_echo, seconds=args.seconds, **clients, **target))
             samples[name].append(result)
             note(
                 f"round {number + 1}/{args.rounds} websocket {name:16} {result.rps:8.1f} msg/s "

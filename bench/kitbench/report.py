@@ -20,10 +20,6 @@ LABELS = {
 PATHS = {"health": "`GET /health`", "notes": "`GET /api/notes?limit=20`"}
 
 
-def _verdict(ok: bool | None) -> str:
-    return "n/a" if ok is None else ("**pass**" if ok else "**MISS**")
-
-
 def _figure(entry: dict, key: str, fmt: str = ".1f") -> str:
     """The median, and the min-max over the rounds when the entry has them."""
     spread = entry.get("spread", {}).get(key)

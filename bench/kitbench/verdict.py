@@ -114,17 +114,11 @@ def misses(results: dict) -> list[str]:
         judged = entry.get("judgement")
         if judged and judged["verdict"] == MISS:
             out.append(f"deploy/{label}: " + "; ".join(judged["problems"]))
-    for section in ("throughput", "websocket"):
-        for endpoint, by_config in _by_endpoint(results.get(section, {})).items():
-            for name, entry in by_config.items():
-                judged = entry.get("judgement")
-                if judged and judged["verdict"] == MISS:
-                    out.append(f"{endpoint}/{name}: " + "; ".join(judged["problems"]))
+    # throughput is {endpoint: {config: entry}}; websocket is {config: entry}.
+    sections = {**results.get("throughput", {}), "ws": results.get("websocket", {})}
+    for endpoint, by_config in sections.items():
+        for name, entry in by_config.items():
+            judged = entry.get("judgement")
+            if judged and judged["verdict"] == MISS:
+                out.append(f"{endpoint}/{name}: " + "; ".join(judged["problems"]))
     return out
-
-
-def _by_endpoint(section: dict) -> dict[str, dict]:
-    """throughput is {endpoint: {config: entry}}; websocket is {config: entry}."""
-    if section and all("rounds" in entry for entry in section.values()):
-        return {"ws": section}
-    return section
