@@ -1,0 +1,132 @@
+"""plugins/modules/supervisor_remove.py against a real supervisord (Supervisor 4.2.5, as Debian ships).
+
+molecule/default and the drills use it to stop the old color after every switch,
+under load, counting failed requests.
+"""
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+MODULES = Path(__file__).resolve().parents[1] / "plugins" / "modules"
+MODULE = MODULES / "supervisor_remove.py"
+sys.path.insert(0, str(MODULES))
+
+import supervisor_remove  # noqa: E402
+
+# Exits 0.3 s after SIGTERM, as a Gunicorn finishing its requests does.
+GRACEFUL = textwrap.dedent("""
+    import signal, sys, time
+    signal.signal(signal.SIGTERM, lambda *_: (time.sleep(0.3), sys.exit(0)))
+    while True:
+        time.sleep(1)
+""")
+
+
+@pytest.fixture
+def supervisord(tmp_path):
+    """A supervisord with three groups: quick (sleep), graceful (two processes), other."""
+    (tmp_path / "graceful.py").write_text(GRACEFUL)
+    socket = tmp_path / "s.sock"
+    conf = tmp_path / "supervisord.conf"
+    conf.write_text(
+        textwrap.dedent(f"""
+        [unix_http_server]
+        file={socket}
+        [supervisord]
+        nodaemon=true
+        logfile={tmp_path}/supervisord.log
+        pidfile={tmp_path}/supervisord.pid
+        [rpcinterface:supervisor]
+        supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+        [program:quick]
+        command=sleep 1000
+        startsecs=0
+        [program:graceful]
+        command={sys.executable} {tmp_path}/graceful.py
+        process_name=%(program_name)s-%(process_num)s
+        numprocs=2
+        startsecs=0
+        stopwaitsecs=10
+        [program:other]
+        command=sleep 1000
+        startsecs=0
+        """)
+    )
+    daemon = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)])
+    deadline = time.monotonic() + 20
+    while True:
+        server = supervisor_remove.connect(str(socket))
+        try:
+            if all(p["statename"] == "RUNNING" for p in server.supervisor.getAllProcessInfo()):
+                break
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, (tmp_path / "supervisord.log").read_text()
+        time.sleep(0.1)
+    yield socket, server
+    daemon.terminate()
+    daemon.wait(timeout=20)
+
+
+def run(tmp_path: Path, *, check: bool = False, **arguments) -> dict:
+    args = tmp_path / "args.json"
+    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": arguments | {"_ansible_check_mode": check}}))
+    result = subprocess.run([sys.executable, str(MODULE), str(args)], capture_output=True, text=True, timeout=120)
+    return json.loads(result.stdout)
+
+
+def groups(server) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for process in server.supervisor.getAllProcessInfo():
+        found.setdefault(process["group"], set()).add(process["statename"])
+    return found
+
+
+def test_stops_and_removes_only_the_groups_named(tmp_path, supervisord):
+    socket, server = supervisord
+    result = run(tmp_path, names=["graceful", "quick", "not-there"], socket=str(socket))
+    assert result["changed"] is True
+    assert result["removed"] == ["graceful", "quick"]
+    assert set(result["seconds"]) == {"graceful", "quick"}
+    assert groups(server) == {"other": {"RUNNING"}}
+    # The graceful processes were stopped with SIGTERM and exited by themselves (0), not killed.
+    log = (tmp_path / "supervisord.log").read_text()
+    assert "stopped: graceful-0 (exit status 0)" in log
+    assert "stopped: graceful-1 (exit status 0)" in log
+    again = run(tmp_path, names=["graceful", "quick"], socket=str(socket))
+    assert again["changed"] is False
+    assert again["removed"] == []
+
+
+def test_check_mode_names_the_groups_and_stops_nothing(tmp_path, supervisord):
+    socket, server = supervisord
+    result = run(tmp_path, check=True, names=["quick"], socket=str(socket))
+    assert result["changed"] is True
+    assert result["removed"] == ["quick"]
+    assert groups(server)["quick"] == {"RUNNING"}
+
+
+def test_no_supervisor_is_a_clear_failure(tmp_path):
+    result = run(tmp_path, names=["quick"], socket=str(tmp_path / "none.sock"))
+    assert result["failed"] is True
+    assert "cannot talk to Supervisor" in result["msg"]
+
+
+@pytest.mark.parametrize(
+    ("states", "running"),
+    [
+        pytest.param(["RUNNING", "STOPPING"], ["g-0", "g-1"], id="stopping-counts-as-running"),
+        pytest.param(["STOPPED", "EXITED"], [], id="stopped-and-exited"),
+        pytest.param(["FATAL", "STOPPING"], ["g-1"], id="fatal-is-not-running"),
+    ],
+)
+def test_running_in(states, running):
+    processes = [{"group": "g", "name": f"g-{i}", "statename": s} for i, s in enumerate(states)]
+    processes.append({"group": "h", "name": "h", "statename": "RUNNING"})
+    assert supervisor_remove.running_in(processes, "g") == running
