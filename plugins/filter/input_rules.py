@@ -32,7 +32,7 @@ class Form(NamedTuple):
         return [f"{var}: {', '.join(map(_json, bad))} is not {self.hint}"] if bad else []
 
 
-# A DNS name: labels of letters, digits and inner hyphens; the last one starts with a letter.
+# A DNS name: two or more labels of letters, digits and inner hyphens; the last starts with a letter.
 DOMAIN = Form(
     r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?",
     "a domain name such as app.example.com (lowercase)",
