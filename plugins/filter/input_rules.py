@@ -1,0 +1,323 @@
+"""The kit's rules for its inputs, as Jinja filters and as plain functions for pytest.
+
+The preflight role checks every host's inventory with them before any host changes
+(roles/preflight/tasks/); the nginx and certbot roles check their domains and
+addresses with the same rules, so each form and each rule has one home: here.
+
+Every rule returns a list of problems, one sentence each, empty when the input is good.
+The rules across variables take `v`, the variables the host's roles will see: the
+host's own (inventory, extra vars) over the defaults of those roles.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import ChainMap
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+
+class Form(NamedTuple):
+    """A regular expression a value must match in full, and what a good value looks like."""
+
+    pattern: str
+    hint: str
+
+    def problems(self, var: str, value: Any) -> list[str]:
+        """The problem with a value, or with the items of a list that do not match."""
+        items = value if _is_list(value) else [value]
+        full = re.compile(f"^(?:{self.pattern})$")
+        bad = [text for text in map(str, items) if not full.search(text)]
+        return [f"{var}: {', '.join(map(_json, bad))} is not {self.hint}"] if bad else []
+
+
+# A DNS name: two or more labels of letters, digits and inner hyphens; the last starts with a letter.
+DOMAIN = Form(
+    r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?",
+    "a domain name such as app.example.com (lowercase)",
+)
+EMAIL = Form(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,}",
+    "an e-mail address such as ops@example.com",
+)
+# 1 to 65535.
+PORT = r"[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]"
+# Debian's useradd accepts more, but admin and service account names stay this simple.
+USER = r"[a-z_][a-z0-9_-]{0,31}"
+# An OpenSSH public key line: type, base64 body, optional comment.
+SSH_KEY = re.compile(
+    r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com)"
+    r" AAAA[A-Za-z0-9+/]+={0,3}( .*)?$"
+)
+# A process of the app: like a user name, but the colors name the releases' own programs.
+PROCESS = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+RESERVED_PROCESSES = ("blue", "green")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+_PORT_NUMBER = Form(PORT, "a port number from 1 to 65535")
+_CPYTHON = Form(r"[0-9]+\.[0-9]+\.[0-9]+", "a CPython version such as 3.13.5")
+
+# The form of values where a type in an argument spec is not enough. Variables not set
+# are not checked here: the argument specs say what is required.
+FORMS: dict[str, Form] = {
+    "common_timezone": Form(
+        r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*", "an IANA time zone name such as Etc/UTC or Europe/Berlin"
+    ),
+    "common_journald_max_use": Form(r"[0-9]+[KMGT]?", "a size such as 500M or 2G"),
+    "common_journald_max_file_size": Form(r"[0-9]+[KMGT]?", "a size such as 50M"),
+    # playbooks/vars/apt.yml: how long apt waits for another apt run's locks.
+    "apt_lock_timeout": Form(r"[0-9]+", "a number of seconds"),
+    # --- baseline: ports, times, names (roles sshd, firewall, fail2ban, login, users, common) ---
+    "sshd_port": _PORT_NUMBER,
+    "firewall_ssh_port": _PORT_NUMBER,
+    "fail2ban_sshd_port": _PORT_NUMBER,
+    "sshd_login_grace_time": Form(r"[0-9]+[smhdw]?", "a time such as 30s or 2m"),
+    "sshd_allow_users": Form(USER, "a user name (lowercase letters, digits, _ and -)"),
+    "sshd_allow_groups": Form(USER, "a group name (lowercase letters, digits, _ and -)"),
+    "login_bootstrap_user": Form(USER, "a user name such as root or debian"),
+    "fail2ban_bantime": Form(r"-1|[0-9]+[smhdw]?", "a time such as 1h or 1d (or -1 for ever)"),
+    "fail2ban_findtime": Form(r"[0-9]+[smhdw]?", "a time such as 10m"),
+    "fail2ban_ignoreip": Form(r"[0-9A-Fa-f:.]+(/[0-9]{1,3})?", "an IP address or network such as 192.0.2.0/24"),
+    "common_unattended_upgrades_reboot_time": Form(r"([01][0-9]|2[0-3]):[0-5][0-9]", "a time of day such as 04:00"),
+    # --- the app tier (roles pyenv, app, gunicorn) ---
+    "pyenv_python_versions": _CPYTHON,
+    "app_python_version": _CPYTHON,
+    "app_name": Form(USER, "a name usable as a system user (lowercase letters, digits, _ and -)"),
+    "app_repo_url": Form(
+        r"(https?|ssh|git|file)://\S+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:\S+",
+        "a git URL (https://, ssh://, git@host:path or file://)",
+    ),
+    "gunicorn_worker_class": Form(
+        r"[A-Za-z_][A-Za-z0-9_]*([.][A-Za-z_][A-Za-z0-9_]*)+",
+        "an importable worker class as module.Class, such as uvicorn_worker.UvicornWorker",
+    ),
+    "gunicorn_health_path": Form(r"/[^\s]*", "a URL path starting with /, such as /health"),
+    "gunicorn_module": Form(
+        r"[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_.]*",
+        "an ASGI application as module:attribute, such as webapp.main:app",
+    ),
+    # --- the HTTPS front (roles nginx, certbot) ---
+    "nginx_domains": DOMAIN,
+    "nginx_internal_locations": Form(
+        r"/[A-Za-z0-9._~!$&()*+,=:@%/-]*",
+        "a URL path starting with / (letters, digits and ._~!$&()*+,=:@%/- only)",
+    ),
+    "nginx_internal_allow": Form(
+        r"[0-9]{1,3}(\.[0-9]{1,3}){3}(/[0-9]{1,2})?|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*(/[0-9]{1,3})?",
+        "an IPv4 or IPv6 address or CIDR network such as 192.0.2.10 or 2001:db8::/32",
+    ),
+    "certbot_email": EMAIL,
+    "certbot_acme_directory_url": Form(r"https://\S+", "an https:// ACME directory URL"),
+}
+
+
+def _json(value: Any) -> str:
+    """Ansible's to_json, for values from Ansible's lazily templated lists and dicts too."""
+    return json.dumps(_plain(value))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _is_list(value: Any) -> bool:
+    """A list of values to check one by one, not a single string or mapping."""
+    return isinstance(value, Sequence) and not isinstance(value, str)
+
+
+def _unique(items: Iterable[Any]) -> list[Any]:
+    seen: list[Any] = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
+def _to_bool(value: Any) -> bool:
+    """Ansible's bool filter: yes/on/true/1 (any case), True and 1 are true, the rest false."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str | int):
+        return str(value).lower() in ("yes", "on", "true", "1")
+    return value == 1
+
+
+# --- one variable --------------------------------------------------------------------
+
+
+def form_problems(value: Any, var: str) -> list[str]:
+    """The problem with the form of one variable's value (FORMS), if it is set."""
+    return [] if value is None else FORMS[var].problems(var, value)
+
+
+def forms_problems(host: Mapping[str, Any]) -> list[str]:
+    """The problems with the form of every variable in FORMS the host sets."""
+    return [problem for var in FORMS for problem in form_problems(host.get(var), var)]
+
+
+def domains_empty(domains: Any, var: str) -> list[str]:
+    return [] if len(domains) > 0 else [f"{var} is empty: list the domain names the site answers to"]
+
+
+def domains_twice(domains: Any, var: str) -> list[str]:
+    return [f"{var} lists a name twice: {_json(domains)}"] if len(_unique(domains)) != len(domains) else []
+
+
+def domain_list_problems(domains: Any, var: str) -> list[str]:
+    """A site's domains: at least one, each a DNS name, none twice (nginx_domains, certbot_domains)."""
+    return domains_empty(domains, var) + DOMAIN.problems(var, domains) + domains_twice(domains, var)
+
+
+# --- across variables ----------------------------------------------------------------
+
+
+def admin_problems(v: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """The problems with users_admins, and the admins that have an SSH key."""
+    problems: list[str] = []
+    names: list[str] = []
+    keyed: list[str] = []
+    admins = v["users_admins"]
+    if not _is_list(admins):
+        return problems, keyed
+    user = re.compile(f"^(?:{USER})$")
+    for admin in admins:
+        if not isinstance(admin, Mapping) or "name" not in admin:
+            continue
+        name = str(admin["name"])
+        who = f"users_admins: {_json(name)}"
+        if not user.search(name):
+            problems.append(f"{who} is not a user name (lowercase letters, digits, _ and -)")
+        if name in v["users_reserved_names"]:
+            problems.append(f"{who} is a service account or reserved name, never an admin")
+        if name in names:
+            problems.append(f"{who} is listed twice")
+        names.append(name)
+        keys = admin.get("ssh_keys", [])
+        if isinstance(keys, Sequence | Mapping) and not isinstance(keys, str):
+            for key in keys:
+                if not isinstance(key, str) or not SSH_KEY.search(key):
+                    problems.append(
+                        f"{who}: {_json(str(key)[:40])} is not an SSH public key"
+                        ' such as "ssh-ed25519 AAAA... you@laptop"'
+                    )
+            if len(keys) > 0:
+                keyed.append(name)
+        else:
+            problems.append(f"{who}: ssh_keys is not a list of SSH public keys")
+        if not admin.get("sudo_nopassword", v["users_sudo_nopassword"]) and not admin.get("password_hash", ""):
+            problems.append(f"{who} uses sudo with a password but has no password_hash")
+    return problems, keyed
+
+
+def baseline_problems(v: Mapping[str, Any], roles: Sequence[str]) -> list[str]:
+    """The admin accounts (role users) and the SSH login path they leave (role sshd)."""
+    problems, keyed = admin_problems(v) if "users" in roles else ([], [])
+    if not ("sshd" in roles and v["sshd_enabled"] is True):
+        return problems
+    root_login = v["sshd_permit_root_login"]
+    allow_users = v["sshd_allow_users"]
+    if root_login == "no" and not keyed:
+        problems.append(
+            "at least one admin with an SSH key (users_admins) is needed, because root login is turned off"
+            ' (sshd_permit_root_login: "no"); nobody could log in otherwise'
+        )
+    if allow_users and not isinstance(allow_users, str):
+        if keyed and not any(name in allow_users for name in keyed):
+            problems.append(
+                f"sshd_allow_users: none of the admins with a key ({', '.join(keyed)}) is in it; nobody could log in"
+            )
+        if root_login != "no" and "root" not in allow_users:
+            problems.append(
+                f"sshd_allow_users: root login is on (sshd_permit_root_login: {root_login})"
+                " but root is not in sshd_allow_users, so sshd refuses root anyway"
+            )
+        user = v.get("ansible_user")
+        if "ansible_user" in v and user != "root" and user not in allow_users:
+            problems.append(f"sshd_allow_users: ansible_user {_json(user)} is not in it; Ansible would lock itself out")
+    return problems
+
+
+def runtime_problems(v: Mapping[str, Any]) -> list[str]:
+    """The app tier (roles pyenv, app, gunicorn): what the inputs of one role mean for another."""
+    problems: list[str] = []
+    pythons, python = v["pyenv_python_versions"], v["app_python_version"]
+    if python not in pythons:
+        problems.append(
+            f"app_python_version {_json(python)} is not one of pyenv_python_versions {_json(pythons)}"
+            ": the pyenv role would not build it"
+        )
+    if "app_migrate_command" in v:
+        problems.append(
+            "app_migrate_command was replaced by app_release_commands (a list): app_release_commands: ["
+            f"{_json(v['app_migrate_command'])}]"
+        )
+    # Not a role input: playbooks/vars/runtime.yml hands it to the gunicorn role.
+    for process in v.get("app_processes") or []:
+        if not isinstance(process, Mapping):
+            continue
+        name = process.get("name", "")
+        if not (isinstance(name, str) and PROCESS.match(name)) or name in RESERVED_PROCESSES:
+            problems.append(
+                f"app_processes: {_json(name)} is not a process name"
+                " (lowercase letters, digits, _ and -; not blue or green)"
+            )
+    for name in [*(v["app_env"] or {}), *(v["app_secret_env"] or {})]:
+        if not (isinstance(name, str) and ENV_NAME.match(name)):
+            problems.append(f"app_env/app_secret_env: {_json(name)} is not an environment variable name")
+    return problems
+
+
+def web_problems(v: Mapping[str, Any]) -> list[str]:
+    """The HTTPS front (roles nginx, certbot). The form of each domain is in FORMS."""
+    problems: list[str] = []
+    if "nginx_domains" in v:
+        domains = v["nginx_domains"]
+        problems += domains_empty(domains, "nginx_domains") + domains_twice(domains, "nginx_domains")
+    if not _to_bool(v["certbot_agree_tos"]):
+        problems.append(
+            "certbot_agree_tos is not true: read the ACME server's terms of service"
+            " (Let's Encrypt: https://letsencrypt.org/repository/) and set it"
+        )
+    return problems
+
+
+def report(hosts: Iterable[str], hostvars: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Every host's problems, one line each: argument spec errors first, then the rules'."""
+    lines: list[str] = []
+    for host in hosts:
+        h = hostvars[host]
+        for result in (h.get("__preflight_argument_specs") or {}).get("results", []):
+            lines += [f"{host}: role {result['item']}: {error}" for error in result.get("argument_errors", [])]
+        lines += [f"{host}: {problem}" for problem in h.get("__preflight_problems", [])]
+    return lines
+
+
+# --- Jinja ---------------------------------------------------------------------------
+
+
+def _host_inputs(rule):
+    """A rule over the host's variables laid over its roles' defaults (a list of mappings)."""
+
+    def over_defaults(host: Mapping[str, Any], defaults: Sequence[Mapping[str, Any]], *args: Any) -> list[str]:
+        return rule(ChainMap(host, *defaults), *args)
+
+    over_defaults.__doc__ = rule.__doc__
+    return over_defaults
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "form_problems": form_problems,
+            "domain_list_problems": domain_list_problems,
+            "preflight_form_problems": forms_problems,
+            "preflight_baseline_problems": _host_inputs(baseline_problems),
+            "preflight_runtime_problems": _host_inputs(runtime_problems),
+            "preflight_web_problems": _host_inputs(web_problems),
+            "preflight_report": report,
+        }
