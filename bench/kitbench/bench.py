@@ -206,6 +206,60 @@ def add_ratios(
     return matrix
 
 
+# What nginx adds to each request it passes on (roles/nginx/templates/nginx.conf.j2), as wrk
+# sends them straight to Gunicorn: the app parses the same headers without nginx in the way.
+NGINX_HEADERS = {
+    "Host": DOMAIN,
+    "X-Forwarded-For": "203.0.113.7",
+    "X-Forwarded-Proto": "https",
+    "X-Request-ID": "5f0c6e0b9d8a4f3c8e1d2b7a6c5e4f3a",
+}
+
+
+def app_cost(args: argparse.Namespace, port: int) -> dict:
+    """Item 2b: the app's CPU per /api/notes request behind nginx, and what explains the difference.
+
+    Four ways, interleaved: straight to Gunicorn; straight with nginx's headers (the app's own
+    work for them: proxy headers, a longer request to parse); through nginx; straight to
+    Gunicorn while nginx serves a static file over HTTPS alongside (nginx and TLS take the same
+    2 cores, but none of their requests reach the app). Each per-round figure is the app's
+    CPU seconds over the requests it served.
+    """
+    path = ENDPOINTS["notes"]
+    direct = f"http://127.0.0.1:{port}{path}"
+    measure = partial(wrk, connections=args.connections, seconds=args.seconds)
+    configs = {
+        "direct": lambda: measure(direct),
+        "direct, nginx's headers": lambda: measure(direct, headers=NGINX_HEADERS),
+        "through nginx": lambda: measure(https_url(path)),
+        "direct, nginx busy alongside": lambda: measure(direct, alongside=https_url("/static/style.css")),
+    }
+    samples: dict[str, list[Result]] = {name: [] for name in configs}
+    names = list(configs)
+    for number in range(args.rounds):
+        order = names[number % len(names) :] + names[: number % len(names)]
+        for name in order:
+            result = with_cpu(configs[name])
+            samples[name].append(result)
+            app_ms = result.detail["cpu_s"]["app"] * 1000 / result.requests if result.requests else 0.0
+            note(
+                f"round {number + 1}/{args.rounds} app cost {name:30} {result.rps:8.1f} req/s "
+                f"app {app_ms:.3f} ms/request  failed {result.failed}"
+            )
+    out = {}
+    for name, rounds in samples.items():
+        out[name] = entry = median_result(rounds)
+        entry["app_ms_per_request"] = Spread.of(
+            r.detail["cpu_s"]["app"] * 1000 / r.requests for r in rounds if r.requests
+        ).as_list(3)
+    base = Spread(*out["direct"]["app_ms_per_request"])
+    for entry in out.values():
+        own = Spread(*entry["app_ms_per_request"])
+        entry["app_vs_direct"] = round(own.median / base.median, 3) if base.median else 0.0
+        entry["beyond_spread"] = not own.overlaps(base)
+    return out
+
+
 def new_connections(args: argparse.Namespace, port: int, https: bool) -> dict:
     """Item 3: a new connection per request to /health."""
     modes = {"tcp": dict(port=port, server_name="127.0.0.1", connect_host="127.0.0.1")}
@@ -443,6 +497,9 @@ def main(argv: list[str]) -> int:
             rounds = f"{args.rounds} interleaved rounds of {args.seconds:g} s each"
             log(f"Ceiling and product, {rounds} ({len(pids)} workers)")
             results["throughput"] = throughput_matrix(args, port, https)
+            if https:
+                log("The app's CPU per request behind nginx, four ways")
+                results["app_cost"] = app_cost(args, port)
             log("New connection per request")
             results["new_connection"] = new_connections(args, port, https)
             log(f"WebSocket echo, {args.connections} connections held open")

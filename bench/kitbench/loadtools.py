@@ -135,12 +135,38 @@ def parse_h2load(output: str, url: str, latency: dict, *, timed: bool, in_flight
     )
 
 
-def wrk(url: str, *, connections: int, seconds: float, threads: int = 2) -> Result:
-    """Keep-alive HTTP/1.1 (over TLS for an https URL) from wrk."""
-    cmd = f"wrk -t{threads} -c{connections} -d{seconds:g}s --timeout 10s --latency {shlex.quote(url)}"
+ALONGSIDE_LOG = "/tmp/kit-bench-alongside.log"
+
+
+def wrk(
+    url: str,
+    *,
+    connections: int,
+    seconds: float,
+    threads: int = 2,
+    headers: dict[str, str] | None = None,
+    alongside: str | None = None,
+) -> Result:
+    """Keep-alive HTTP/1.1 (over TLS for an https URL) from wrk.
+
+    headers are sent with every request. alongside is a URL that a second wrk loads for the
+    same time with the same connections, unmeasured, to keep other processes busy meanwhile;
+    its client CPU counts in client_cpu_s, and the run fails if it saw a failure.
+    """
+    sent = "".join(f" -H {shlex.quote(f'{name}: {value}')}" for name, value in (headers or {}).items())
+    cmd = f"wrk -t{threads} -c{connections} -d{seconds:g}s --timeout 10s --latency{sent} {shlex.quote(url)}"
+    if alongside:
+        other = f"wrk -t{threads} -c{connections} -d{seconds:g}s --timeout 10s --latency {shlex.quote(alongside)}"
+        cmd = f"{other} >{ALONGSIDE_LOG} 2>&1 & {cmd}; wait $!"
     out, client_cpu = split_child_cpu(sandbox(cmd + CHILD_CPU, timeout=seconds + 60).stdout)
     result = parse_wrk(out, url)
     result.detail["client_cpu_s"] = client_cpu
+    if alongside:
+        other_output = sandbox(f"cat {ALONGSIDE_LOG}").stdout
+        other_result = parse_wrk(other_output, alongside)
+        if other_result.failed:
+            raise RuntimeError(f"the load alongside failed:\n{other_output}")
+        result.detail["alongside_rps"] = other_result.rps
     return result
 
 

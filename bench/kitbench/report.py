@@ -93,6 +93,24 @@ def cpu_table(results: dict) -> list[str]:
     return lines
 
 
+def app_cost_table(results: dict) -> list[str]:
+    """The app's CPU per /api/notes request, four ways, with the spread over the rounds."""
+    lines = [
+        "| Requests reach the app | req/s | app CPU, ms per request | against direct | beyond the spread | "
+        "nginx, ms per request | load generator, ms per request |",
+        "| --- | ---: | ---: | ---: | --- | ---: | ---: |",
+    ]
+    for name, entry in results["app_cost"].items():
+        cpu = entry["cpu_ms_per_request"]
+        app = Spread(*entry["app_ms_per_request"]).text(".3f")
+        beyond = "yes" if entry["beyond_spread"] else "no"
+        lines.append(
+            f"| {name} | {_figure(entry, 'rps')} | {app} | {entry['app_vs_direct']:.2f} | {beyond} | "
+            f"{cpu.get('proxy', 0):.3f} | {cpu.get('client', 0):.3f} |"
+        )
+    return lines
+
+
 def new_connection_table(results: dict) -> list[str]:
     names = {
         "tcp": "plain TCP to Gunicorn, new connection each",
@@ -259,6 +277,20 @@ def bench_markdown(results: dict) -> str:
             "own processes only). On 2 cores, whatever nginx and TLS spend is taken from the app:",
             "",
             *cpu_table(results),
+            "",
+        ]
+    if "app_cost" in results:
+        parts += [
+            "## The app's CPU behind nginx",
+            "",
+            "`GET /api/notes` four ways, interleaved, wrk with the same connections: straight to Gunicorn;",
+            "straight, with the headers nginx adds (`Host`, `X-Forwarded-For`, `X-Forwarded-Proto`,",
+            "`X-Request-ID`); through nginx over HTTPS; straight, while a second wrk loads a static file",
+            "from nginx over HTTPS (nginx and TLS busy on the same cores, none of their requests reaching",
+            "the app; its load generator's CPU is in the last column). Beyond the spread: the rounds'",
+            "ranges do not meet the direct ones.",
+            "",
+            *app_cost_table(results),
             "",
         ]
     if "new_connection" in results:

@@ -121,4 +121,8 @@ def misses(results: dict) -> list[str]:
             judged = entry.get("judgement")
             if judged and judged["verdict"] == MISS:
                 out.append(f"{endpoint}/{name}: " + "; ".join(judged["problems"]))
+    # app_cost is {config: entry}, measured to explain, not judged: only a failed request misses.
+    for name, entry in results.get("app_cost", {}).items():
+        if entry["failed"]:
+            out.append(f"app_cost/{name}: {entry['failed']} failed requests")
     return out

@@ -158,3 +158,30 @@ def test_a_deploy_over_its_target_is_a_miss_of_the_bench():
     assert row == (
         "| site.yml, nothing to change | 34.9 s (30.0-36.0) | 3 | 0 | 25 s | **MISS**: median 34.9 s, over 25 s |"
     )
+
+
+def app_cost_entry(app_cpu_s: list[float], failed: int = 0) -> dict:
+    """An app_cost entry as bench.app_cost makes it: 1000 requests a round, the app's CPU seconds given."""
+    results = []
+    for seconds in app_cpu_s:
+        result = wrk_round(1000, 10)
+        result.requests, result.failed = 1000, failed
+        result.detail["cpu_s"] = {"app": seconds, "proxy": 0.1, "client": 0.2, "other": 0.0}
+        results.append(result)
+    entry = median_result(results)
+    entry["app_ms_per_request"] = Spread.of(r.detail["cpu_s"]["app"] for r in results).as_list(3)
+    entry["app_vs_direct"], entry["beyond_spread"] = 1.0, False
+    return entry
+
+
+def test_the_app_cost_is_explained_not_judged_but_a_failed_request_misses():
+    clean = {"direct": app_cost_entry([1.0, 1.1, 1.2]), "through nginx": app_cost_entry([1.3, 1.4, 1.5])}
+    assert verdict.misses({"app_cost": clean}) == []
+    broken = clean | {"through nginx": app_cost_entry([1.3, 1.4, 1.5], failed=2)}
+    assert verdict.misses({"app_cost": broken}) == ["app_cost/through nginx: 6 failed requests"]
+
+
+def test_the_app_cost_table_shows_each_way_with_its_spread():
+    table = report.app_cost_table({"app_cost": {"direct": app_cost_entry([1.0, 1.1, 1.2])}})
+    assert table[2].startswith("| direct | ")
+    assert "1.100 (1.000-1.200)" in table[2]
