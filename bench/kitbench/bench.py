@@ -377,6 +377,7 @@ def timed(label: str, runs: list[tuple[PlaybookRun, bool]]) -> dict:
         "spread": Spread.of(seconds).as_list(1),
         "ok": all(ok for _, ok in runs),
         "changed": statistics.median(run.recap().get("changed", 0) for run, _ in runs),
+        "tasks": statistics.median(tasks_run(run) for run, _ in runs),
         "runs": len(runs),
     }
     if label in DEPLOY_TARGETS:
@@ -385,6 +386,30 @@ def timed(label: str, runs: list[tuple[PlaybookRun, bool]]) -> dict:
         entry["judgement"] = verdict.judge_seconds(seconds, DEPLOY_TARGETS[label], failed)
     note(f"{label}: {Spread.of(seconds).text('.1f')} s over {len(runs)} runs, {'ok' if entry['ok'] else 'FAILED'}")
     return entry
+
+
+ROUND_TRIPS = "bench/playbooks/round-trips.yml"
+ROUND_TRIP_CALLS = 40
+
+
+def module_call_cost(runs: int) -> dict:
+    """What one module call on the sandbox costs: a playbook of 40 calls against the same with none."""
+    pairs = []
+    for _ in range(runs):
+        empty = playbook(ROUND_TRIPS, {"calls": 0}, label="bench-round-trips-0")
+        full = playbook(ROUND_TRIPS, {"calls": ROUND_TRIP_CALLS}, label=f"bench-round-trips-{ROUND_TRIP_CALLS}")
+        if not (empty.ok and full.ok):
+            raise RuntimeError(f"the round-trip playbook failed: {(full if empty.ok else empty).failure()}")
+        pairs.append((full.seconds - empty.seconds) / ROUND_TRIP_CALLS)
+    spread = Spread.of(pairs)
+    note(f"one module call: {spread.text('.3f')} s")
+    return {"seconds_per_call": spread.as_list(3), "calls": ROUND_TRIP_CALLS, "runs": runs}
+
+
+def tasks_run(run: PlaybookRun) -> int:
+    """The tasks that ran on the host (ok, changed among them, or failed), from the recap."""
+    recap = run.recap()
+    return recap.get("ok", 0) + recap.get("failed", 0)
 
 
 def deploy_cost(args: argparse.Namespace) -> dict:
@@ -512,6 +537,8 @@ def main(argv: list[str]) -> int:
             if not restore.ok:
                 print(restore.failure(), file=sys.stderr)
     if not args.skip_deploys:
+        log(f"Deploy cost: one module call, {args.deploy_runs} times")
+        results["module_call"] = module_call_cost(args.deploy_runs)
         results["deploy_cost"] = deploy_cost(args)
     results["load_average_end"] = load_average()
     results["duration_seconds"] = round(time.time() - started)

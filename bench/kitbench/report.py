@@ -197,11 +197,18 @@ def worker_comparison(results: dict) -> list[str]:
 
 
 def deploy_table(results: dict) -> list[str]:
-    lines = ["| Deploy | wall time | runs | changed | target | result |", "| --- | ---: | ---: | ---: | ---: | --- |"]
+    """Each deploy's wall time, and the floor its tasks set: tasks run x one module call's cost."""
+    per_call = results.get("module_call", {}).get("seconds_per_call", [None, None, None])[1]
+    lines = [
+        "| Deploy | wall time | runs | tasks run | floor: tasks x one call | changed | target | result |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
     for label, entry in results["deploy_cost"].items():
         if entry.get("seconds") is None:
-            lines.append(f"| {label} | - | - | - | - | {entry.get('note', '')} |")
+            lines.append(f"| {label} | - | - | - | - | - | - | {entry.get('note', '')} |")
             continue
+        tasks = entry.get("tasks")
+        floor = f"{tasks * per_call:.1f} s" if tasks and per_call else ""
         minutes, seconds = divmod(entry["seconds"], 60)
         wall = f"{int(minutes)} min {seconds:.0f} s" if minutes else f"{seconds:.1f} s"
         if entry.get("spread") and entry.get("runs", 1) > 1:
@@ -211,9 +218,24 @@ def deploy_table(results: dict) -> list[str]:
         if entry.get("judgement"):
             result = _judged(entry)
         lines.append(
-            f"| {label} | {wall} | {entry.get('runs', 1)} | {entry.get('changed', '')} | {target} | {result} |"
+            f"| {label} | {wall} | {entry.get('runs', 1)} | {tasks or ''} | {floor} | {entry.get('changed', '')} | "
+            f"{target} | {result} |"
         )
     return lines
+
+
+def module_call_line(results: dict) -> list[str]:
+    """What one module call costs, the unit of the floor column."""
+    call = results.get("module_call")
+    if not call:
+        return []
+    return [
+        f"One module call on the sandbox costs {Spread(*call['seconds_per_call']).text('.3f')} s "
+        f"(`{call['calls']}` calls of `bench/playbooks/round-trips.yml` against none, {call['runs']} runs). "
+        "A deploy cannot be faster than its tasks times that (some tasks run on the controller only and "
+        "cost less, so the floor is an upper estimate).",
+        "",
+    ]
 
 
 def verdicts(results: dict) -> list[str]:
@@ -318,6 +340,7 @@ def bench_markdown(results: dict) -> str:
             "(median, min-max in brackets), judged like the ratios: **MISS** when the median is over the",
             "target or a run failed.",
             "",
+            *module_call_line(results),
             *deploy_table(results),
             "",
         ]

@@ -195,9 +195,13 @@ def playbook(
     timeout: float = 3600,
     label: str = "",
 ) -> PlaybookRun:
-    """Run one of the kit's playbooks from the controller, as a user would; the output goes to a log."""
+    """Run one of the kit's playbooks from the controller, as a user would; the output goes to a log.
+
+    name is a file in playbooks/, or a path from the repository's root (the bench's own playbooks).
+    """
     LOGS.mkdir(parents=True, exist_ok=True)
-    args = [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(ROOT / "playbooks" / name)]
+    path = ROOT / name if "/" in name else ROOT / "playbooks" / name
+    args = [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(path)]
     for value in extra:
         args += ["-e", value if isinstance(value, str) else json.dumps(value)]
     stamp = time.strftime("%Y%m%dT%H%M%S")

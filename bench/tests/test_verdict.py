@@ -151,13 +151,18 @@ def test_deploy_times_are_judged_on_their_spread():
 
 def test_a_deploy_over_its_target_is_a_miss_of_the_bench():
     judged = verdict.judge_seconds([30.0, 34.9, 36.0], 25)
-    entry = {"seconds": 34.9, "spread": [30.0, 34.9, 36.0], "ok": True, "changed": 0, "runs": 3}
-    results = {"deploy_cost": {"site.yml, nothing to change": dict(entry, target_s=25, judgement=judged)}}
+    entry = {"seconds": 34.9, "spread": [30.0, 34.9, 36.0], "ok": True, "changed": 0, "runs": 3, "tasks": 100}
+    results = {
+        "deploy_cost": {"site.yml, nothing to change": dict(entry, target_s=25, judgement=judged)},
+        "module_call": {"seconds_per_call": [0.2, 0.25, 0.3], "calls": 40, "runs": 3},
+    }
     assert verdict.misses(results) == ["deploy/site.yml, nothing to change: median 34.9 s, over 25 s"]
     row = report.deploy_table(results)[2]
     assert row == (
-        "| site.yml, nothing to change | 34.9 s (30.0-36.0) | 3 | 0 | 25 s | **MISS**: median 34.9 s, over 25 s |"
+        "| site.yml, nothing to change | 34.9 s (30.0-36.0) | 3 | 100 | 25.0 s | 0 | 25 s "
+        "| **MISS**: median 34.9 s, over 25 s |"
     )
+    assert report.module_call_line(results)[0].startswith("One module call on the sandbox costs 0.250 (0.200-0.300) s")
 
 
 def app_cost_entry(app_cpu_s: list[float], failed: int = 0) -> dict:
