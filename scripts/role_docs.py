@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""Each role README's variables table, generated from the role's meta/argument_specs.yml.
+
+The spec is the one home of a role's interface (name, type, default, meaning); the
+README shows it between two markers and is rewritten from it, so the two cannot drift.
+
+Usage: scripts/role-docs [--check] [ROLE_DIR...]   (default: every role in roles/)
+  without --check: rewrite the tables between the markers in place (idempotent)
+  --check: change nothing; print a diff and exit 1 when a README is out of date
+"""
+
+import argparse
+import difflib
+import json
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+KIT_ROOT = Path(__file__).resolve().parents[1]
+START = "<!-- argument_specs:start -->"
+END = "<!-- argument_specs:end -->"
+NOTICE = "<!-- Generated from meta/argument_specs.yml by scripts/role-docs: edit the spec, then run it. -->"
+COMMAND = "scripts/role-docs"
+
+# ansible-doc markup: C(code), O(option), V(value), U(url), M(module), RV(return value),
+# E(env var), P(plugin) read as code; I(x) italic, B(x) bold, L(text,url) a link.
+CODE_MARKUP = re.compile(r"\b(?:C|O|V|U|M|RV|E|P)\(([^)]*)\)")
+ITALIC_MARKUP = re.compile(r"\bI\(([^)]*)\)")
+BOLD_MARKUP = re.compile(r"\bB\(([^)]*)\)")
+LINK_MARKUP = re.compile(r"\bL\(([^)]*),\s*([^)]*)\)")
+LOOKS_NUMERIC = re.compile(r"^[0-9][0-9:._]*$")
+
+
+class SpecError(Exception):
+    """A spec the table cannot be made from."""
+
+
+def role_options(role: Path) -> tuple[dict[str, dict], dict[str, list[str]]]:
+    """Every option of the role's entry points, and the entry points that read each.
+
+    An option in several entry points must be stated the same way in each: the
+    README has one row for it.
+    """
+    specs = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]
+    options: dict[str, dict] = {}
+    entry_points: dict[str, list[str]] = {}
+    for entry_point, spec in specs.items():
+        for name, option in (spec.get("options") or {}).items():
+            if name in options and options[name] != option:
+                raise SpecError(
+                    f"{role.name}: {name} differs between the entry points {entry_points[name]} and {entry_point}"
+                )
+            options.setdefault(name, option)
+            entry_points.setdefault(name, []).append(entry_point)
+    return options, entry_points
+
+
+def yaml_value(value, *, flow: bool = False) -> str:
+    """A value as it is written in YAML (an inventory's vars.yml): quoted only where needed."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(yaml_value(item, flow=True) for item in value) + "]"
+    if isinstance(value, dict):
+        items = (f"{yaml_value(key, flow=True)}: {yaml_value(item, flow=True)}" for key, item in value.items())
+        return "{" + ", ".join(items) + "}"
+    text = str(value)
+    return text if reads_back_as(text, flow) else json.dumps(text, ensure_ascii=False)
+
+
+def reads_back_as(text: str, flow: bool) -> bool:
+    """Whether YAML reads `text` written without quotes as the same string.
+
+    Versions and times (`3.13.5`, `04:00`) are quoted even where YAML would read them
+    as strings: a reader who copies `14:30` or `3.10` unquoted gets a number.
+    """
+    if not text or text != text.strip() or LOOKS_NUMERIC.match(text):
+        return False
+    try:
+        return yaml.safe_load(f"[{text}]" if flow else text) == ([text] if flow else text)
+    except yaml.YAMLError:
+        return False
+
+
+def markup(text: str) -> str:
+    """ansible-doc markup as Markdown."""
+    text = LINK_MARKUP.sub(r"[\1](\2)", text)
+    text = CODE_MARKUP.sub(r"`\1`", text)
+    text = ITALIC_MARKUP.sub(r"*\1*", text)
+    return BOLD_MARKUP.sub(r"**\1**", text)
+
+
+def cell(text: str) -> str:
+    """Text safe inside a Markdown table cell: one line, pipes escaped (in code spans too)."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def type_name(option: dict) -> str:
+    kind = option.get("type", "str")
+    return f"{kind} of {option['elements']}" if kind == "list" and "elements" in option else kind
+
+
+def default_text(option: dict) -> str:
+    if option.get("required"):
+        return "**required**"
+    if "default" not in option:
+        return ""
+    return f"`{yaml_value(option['default'])}`"
+
+
+def meaning(option: dict, entry_points: list[str], all_entry_points: int) -> str:
+    description = option.get("description", "")
+    parts = [" ".join(description) if isinstance(description, list) else description]
+    choices = option.get("choices")
+    # Choices the description already names as code are not repeated.
+    if choices and not all(f"C({choice})" in parts[0] for choice in choices):
+        parts.append("One of: " + ", ".join(f"`{yaml_value(choice)}`" for choice in choices) + ".")
+    if option.get("options"):
+        parts.append(f"Keys of {'each item' if option.get('type') == 'list' else 'it'}: see below.")
+    if len(entry_points) < all_entry_points:
+        parts.append("Only for " + ", ".join(f"`tasks_from: {e}`" for e in entry_points) + ".")
+    return markup(" ".join(part.strip() for part in parts if part))
+
+
+def table(options: dict[str, dict], first_column: str, entry_points: dict[str, list[str]], count: int) -> list[str]:
+    lines = [f"| {first_column} | Type | Default | Meaning |", "| --- | --- | --- | --- |"]
+    for name, option in options.items():
+        row = (f"`{name}`", type_name(option), default_text(option), meaning(option, entry_points[name], count))
+        lines.append("| " + " | ".join(cell(column) for column in row) + " |")
+    return lines
+
+
+def sub_tables(options: dict[str, dict], prefix: str = "") -> list[str]:
+    """One table per option with sub-options (the keys of a dict, or of each item of a list)."""
+    lines: list[str] = []
+    for name, option in options.items():
+        sub_options = option.get("options")
+        if not sub_options:
+            continue
+        path = f"{prefix}{name}"
+        whose = "each item of " if option.get("type") == "list" else ""
+        lines += ["", f"Keys of {whose}`{path}`:", ""]
+        lines += table(sub_options, "Key", {key: [] for key in sub_options}, 0)
+        lines += sub_tables(sub_options, f"{path}.")
+    return lines
+
+
+def generated_block(role: Path) -> str:
+    """What goes between the markers: the variables table, then a table per option with keys."""
+    options, entry_points = role_options(role)
+    count = len({e for names in entry_points.values() for e in names})
+    lines = [START, NOTICE, "", *table(options, "Variable", entry_points, count), *sub_tables(options), "", END]
+    return "\n".join(lines)
+
+
+def updated_readme(role: Path) -> tuple[str, str]:
+    """The README as it is, and as the spec says it should be."""
+    readme = role / "README.md"
+    text = readme.read_text()
+    start, end = text.find(START), text.find(END)
+    if start < 0 or end < start:
+        raise SpecError(f"{readme} lacks the markers {START} and {END} around its variables table")
+    return text, text[:start] + generated_block(role) + text[end + len(END) :]
+
+
+def shown(path: Path) -> str:
+    return str(path.relative_to(KIT_ROOT) if path.is_relative_to(KIT_ROOT) else path)
+
+
+def all_roles() -> list[Path]:
+    return sorted(path for path in (KIT_ROOT / "roles").iterdir() if (path / "meta" / "argument_specs.yml").is_file())
+
+
+def stale_readmes(roles: list[Path]) -> list[str]:
+    """A unified diff per README whose table is out of date."""
+    diffs = []
+    for role in roles:
+        current, wanted = updated_readme(role)
+        if current != wanted:
+            name = shown(role / "README.md")
+            diff = difflib.unified_diff(current.splitlines(True), wanted.splitlines(True), name, f"{name} (generated)")
+            diffs.append("".join(diff))
+    return diffs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog=COMMAND, description="Generate each role README's variables table from its meta/argument_specs.yml."
+    )
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 with a diff if a table is stale")
+    parser.add_argument("roles", nargs="*", type=Path, help="role directories (default: every role in roles/)")
+    args = parser.parse_args(argv)
+    roles = [role.resolve() for role in args.roles] or all_roles()
+    try:
+        if args.check:
+            diffs = stale_readmes(roles)
+            for diff in diffs:
+                sys.stdout.write(diff)
+            if diffs:
+                stale = f"{len(diffs)} README(s) out of date with meta/argument_specs.yml"
+                print(f"\n{stale}: run {COMMAND} and commit the result", file=sys.stderr)
+                return 1
+            return 0
+        for role in roles:
+            current, wanted = updated_readme(role)
+            if current != wanted:
+                (role / "README.md").write_text(wanted)
+                print(f"updated {shown(role / 'README.md')}")
+    except SpecError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
