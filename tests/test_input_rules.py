@@ -29,7 +29,7 @@ def defaults(*roles: str) -> list[dict]:
 
 def host(**variables) -> ChainMap:
     """The variables a host's roles see: its own over the roles' defaults, as the preflight passes them."""
-    # playbooks/vars/base.yml adds the app's user to users_reserved_names; as wired for app_name webapp.
+    # users_reserved_names's default names the app's user with a template; as rendered for app_name webapp.
     return ChainMap(variables, {"users_reserved_names": ["root", "www-data", "nobody", "webapp"]}, *defaults(*ROLES))
 
 

@@ -301,19 +301,10 @@ def report(hosts: Iterable[str], hostvars: Mapping[str, Mapping[str, Any]]) -> l
 
 
 def _host_inputs(rule):
-    """A rule over the host's variables laid over its roles' defaults (a list of mappings).
+    """A rule over the host's variables laid over its roles' defaults (a list of mappings)."""
 
-    `wired` holds what a playbook's vars (playbooks/vars/) give the roles: play variables
-    win over the host's own, so they are laid over them.
-    """
-
-    def over_defaults(
-        host: Mapping[str, Any],
-        defaults: Sequence[Mapping[str, Any]],
-        *args: Any,
-        wired: Mapping[str, Any] | None = None,
-    ) -> list[str]:
-        return rule(ChainMap(dict(wired or {}), host, *defaults), *args)
+    def over_defaults(host: Mapping[str, Any], defaults: Sequence[Mapping[str, Any]], *args: Any) -> list[str]:
+        return rule(ChainMap(host, *defaults), *args)
 
     over_defaults.__doc__ = rule.__doc__
     return over_defaults
