@@ -105,7 +105,7 @@ def app_cost_table(results: dict) -> list[str]:
         app = Spread(*entry["app_ms_per_request"]).text(".3f")
         beyond = "yes" if entry["beyond_spread"] else "no"
         lines.append(
-            f"| {name} | {_figure(entry, 'rps')} | {app} | {entry['app_vs_direct']:.2f} | {beyond} | "
+            f"| {name} | {_figure(entry, 'rps')} | {app} | {Spread(*entry['app_vs_direct']).text()} | {beyond} | "
             f"{cpu.get('proxy', 0):.3f} | {cpu.get('client', 0):.3f} |"
         )
     return lines
@@ -309,8 +309,9 @@ def bench_markdown(results: dict) -> str:
             "straight, with the headers nginx adds (`Host`, `X-Forwarded-For`, `X-Forwarded-Proto`,",
             "`X-Request-ID`); through nginx over HTTPS; straight, while a second wrk loads a static file",
             "from nginx over HTTPS (nginx and TLS busy on the same cores, none of their requests reaching",
-            "the app; its load generator's CPU is in the last column). Beyond the spread: the rounds'",
-            "ranges do not meet the direct ones.",
+            "the app; its load generator's CPU is in the last column). Against direct: the ratio round by",
+            "round (each round measures the four ways minutes apart). Beyond the spread: the rounds' ranges",
+            "do not meet the direct ones.",
             "",
             *app_cost_table(results),
             "",

@@ -10,7 +10,7 @@ import re
 
 import pytest
 from kitbench import report, verdict
-from kitbench.bench import add_ratios, median_result
+from kitbench.bench import add_ratios, app_cost_figures, median_result
 from kitbench.loadtools import Result, parse_h2load, parse_wrk
 from kitbench.verdict import MISS, NOISY_PASS, PASS, Spread
 from test_parsing import H2LOAD, WRK
@@ -165,28 +165,39 @@ def test_a_deploy_over_its_target_is_a_miss_of_the_bench():
     assert report.module_call_line(results)[0].startswith("One module call on the sandbox costs 0.250 (0.200-0.300) s")
 
 
-def app_cost_entry(app_cpu_s: list[float], failed: int = 0) -> dict:
-    """An app_cost entry as bench.app_cost makes it: 1000 requests a round, the app's CPU seconds given."""
-    results = []
+def app_cost_rounds(app_cpu_s: list[float], failed: int = 0) -> list[dict]:
+    """Rounds as bench.app_cost records them: 1000 requests each, the app's CPU seconds given."""
+    rounds = []
     for seconds in app_cpu_s:
         result = wrk_round(1000, 10)
         result.requests, result.failed = 1000, failed
         result.detail["cpu_s"] = {"app": seconds, "proxy": 0.1, "client": 0.2, "other": 0.0}
-        results.append(result)
-    entry = median_result(results)
-    entry["app_ms_per_request"] = Spread.of(r.detail["cpu_s"]["app"] for r in results).as_list(3)
-    entry["app_vs_direct"], entry["beyond_spread"] = 1.0, False
-    return entry
+        rounds.append(result.as_dict())
+    return rounds
+
+
+def test_the_app_cost_is_compared_with_direct_round_by_round():
+    out = app_cost_figures(
+        {"direct": app_cost_rounds([1.0, 2.0, 1.5]), "through nginx": app_cost_rounds([1.1, 2.2, 1.65])}
+    )
+    assert out["through nginx"]["app_ms_per_request"] == [1.1, 1.65, 2.2]
+    # Each round is 1.1 times its direct round, though the medians' ranges overlap.
+    assert out["through nginx"]["app_vs_direct"] == [1.1, 1.1, 1.1]
+    assert out["through nginx"]["beyond_spread"] is False
+    assert out["direct"]["app_vs_direct"] == [1.0, 1.0, 1.0]
 
 
 def test_the_app_cost_is_explained_not_judged_but_a_failed_request_misses():
-    clean = {"direct": app_cost_entry([1.0, 1.1, 1.2]), "through nginx": app_cost_entry([1.3, 1.4, 1.5])}
+    clean = app_cost_figures({"direct": app_cost_rounds([1.0, 1.1]), "through nginx": app_cost_rounds([1.3, 1.4])})
     assert verdict.misses({"app_cost": clean}) == []
-    broken = clean | {"through nginx": app_cost_entry([1.3, 1.4, 1.5], failed=2)}
-    assert verdict.misses({"app_cost": broken}) == ["app_cost/through nginx: 6 failed requests"]
+    broken = app_cost_figures(
+        {"direct": app_cost_rounds([1.0, 1.1]), "through nginx": app_cost_rounds([1.3, 1.4], failed=2)}
+    )
+    assert verdict.misses({"app_cost": broken}) == ["app_cost/through nginx: 4 failed requests"]
 
 
 def test_the_app_cost_table_shows_each_way_with_its_spread():
-    table = report.app_cost_table({"app_cost": {"direct": app_cost_entry([1.0, 1.1, 1.2])}})
+    out = app_cost_figures({"direct": app_cost_rounds([1.0, 1.1, 1.2])})
+    table = report.app_cost_table({"app_cost": out})
     assert table[2].startswith("| direct | ")
-    assert "1.100 (1.000-1.200)" in table[2]
+    assert "1.100 (1.000-1.200) | 1.00 (1.00-1.00) | no |" in table[2]
