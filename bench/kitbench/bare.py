@@ -1,7 +1,7 @@
 """A second, throwaway sandbox server for the bench's "full converge on a bare host".
 
-Made like scripts/demo makes the sandbox (same image, same first-boot key, the same
-test-only preparation), under another name and SSH port, so the main sandbox stays
+Made as scripts/demo makes the sandbox, by the same scripts/server-container (same
+image, same first-boot key, the same test-only preparation), under another name and SSH port, so the main sandbox stays
 as it is. The playbook run is the real playbooks/site.yml through the sandbox's own
 inventory, pointed at this host's port and known_hosts; "no artifact cache" points
 pyenv_artifact_cache_dir at an empty directory, so the pyenv role compiles CPython.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 from pathlib import Path
 
 from kitbench.sandbox import CONTAINER, ROOT, STATE, WORK, note, playbook, run
@@ -48,35 +47,21 @@ def remove() -> None:
 def start() -> Path:
     """A fresh server: systemd, sshd with new host keys, root with the sandbox's key. Returns known_hosts."""
     remove()
+    server = str(ROOT / "scripts" / "server-container")
     run(
         [
-            "docker", "run", "-d", "--name", NAME, "--hostname", "bench-bare",
-            "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--security-opt", "seccomp=unconfined",
-            "--cgroupns", "host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/run/lock",
+            server, "start", NAME, image(), "--hostname", "bench-bare",
             "-v", f"{ROOT}/.cache/offline:/opt/kit-offline:ro", "-v", f"{ROOT}/.cache/repos:/opt/kit-repos:ro",
-            "-p", f"127.0.0.1:{SSH_PORT}:22", image(),
-        ]
+            "-p", f"127.0.0.1:{SSH_PORT}:22",
+        ],
+        timeout=300,
     )  # fmt: skip
     for network in user_networks():
         run(["docker", "network", "connect", "--alias", DOMAIN, network, NAME])
-    # Right after `docker run` systemd's bus is not there yet: ask until it answers.
-    for _ in range(90):
-        if run(["docker", "exec", NAME, "systemctl", "is-system-running", "--wait"], check=False, timeout=120).stdout:
-            break
-        time.sleep(1)
-    key = (STATE / "id_ed25519.pub").read_text()
-    run(
-        ["docker", "exec", "-i", NAME, "sh", "-c", "install -d -m 700 /root/.ssh && cat > /root/.ssh/authorized_keys"],
-        input=key,
-    )
-    for _ in range(60):
-        host_key = run(["docker", "exec", NAME, "cat", "/etc/ssh/ssh_host_ed25519_key.pub"], check=False)
-        if host_key.returncode == 0 and host_key.stdout.strip():
-            break
-        time.sleep(1)
+    host_key = run([server, "login", NAME, str(STATE / "id_ed25519.pub")], timeout=120).stdout.strip()
     WORK.mkdir(parents=True, exist_ok=True)
     known_hosts = WORK / "bare-known_hosts"
-    known_hosts.write_text(f"[127.0.0.1]:{SSH_PORT} {' '.join(host_key.stdout.split()[:2])}\n")
+    known_hosts.write_text(f"[127.0.0.1]:{SSH_PORT} {host_key}\n")
     pebble_root = STATE / "pebble-root.pem"
     if pebble_root.exists():  # the HTTPS contract: the ACME server's root is trusted on the server
         run(["docker", "cp", str(pebble_root), f"{NAME}:/usr/local/share/ca-certificates/pebble-root.crt"])
