@@ -26,9 +26,11 @@ def test_the_apps_gunicorn_pin_wins_and_gets_only_options_it_knows(host):
     release = live(host, "classic")["release"]
     version = host.check_output(f"{release['venv']}/bin/python -c 'import gunicorn; print(gunicorn.__version__)'")
     assert version == "23.0.0"
-    program = host.file(f"/etc/supervisor/conf.d/classic-{live(host, 'classic')['color']}.conf").content_string
+    color = live(host, "classic")["color"]
+    program = host.file(f"/etc/supervisor/conf.d/classic-{color}.conf").content_string
     assert "--control-socket" not in program
-    assert 'worker_class = "uvicorn.workers.UvicornWorker"' in host.file("/etc/classic/gunicorn.conf.py").content_string
+    assert f"--config /etc/classic/{color}.conf.py" in program
+    assert 'worker_class = "uvicorn.workers.UvicornWorker"' in host.file(f"/etc/classic/{color}.conf.py").content_string
 
 
 def test_its_settings_are_its_own_and_private(host):
