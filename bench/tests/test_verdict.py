@@ -104,7 +104,8 @@ def matrix(product_figures: tuple[tuple[float, float], ...]) -> dict:
         return median_result([wrk_round(rps, p99) for rps, p99 in figures])
 
     ceiling = ((1000, 20), (1100, 22), (900, 18), (1000, 20), (1050, 21))
-    return add_ratios({"health": {"ceiling/wrk": result(ceiling), "https-h1/wrk": result(product_figures)}})
+    figures = {"ceiling/wrk": result(ceiling), "https-h1/wrk": result(product_figures)}
+    return add_ratios({"health": figures}, throughput_target=0.85, p99_target=1.5)
 
 
 def test_the_bench_judges_each_product_figure_and_lists_the_misses():
@@ -132,7 +133,8 @@ def test_websocket_figures_are_judged_on_latency():
     ceiling = median_result([wrk_round(rps, p99) for rps, p99 in ((4000, 10), (4100, 10), (3900, 10))])
     product = median_result([wrk_round(rps, p99) for rps, p99 in ((3000, 14), (3100, 15), (2900, 13))])
     pairs = (("wss/wsload", "ceiling/wsload"),)
-    out = add_ratios({"websocket": {"ceiling/wsload": ceiling, "wss/wsload": product}}, pairs, None)["websocket"]
+    figures = {"ceiling/wsload": ceiling, "wss/wsload": product}
+    out = add_ratios({"websocket": figures}, pairs, throughput_target=None, p99_target=1.5)["websocket"]
     assert out["wss/wsload"]["judgement"]["verdict"] == PASS and out["wss/wsload"]["rps_ratio"] == 0.75
     assert verdict.misses({"websocket": out}) == []
     table = report.websocket_table({"websocket": out})
