@@ -114,7 +114,10 @@ def test_switching_off():
 def test_unmet_names_what_ufw_did_not_do():
     kept = ("allow 443/tcp", ["allow", "443"], True)
     missing = ("allow 8443/tcp", ["allow", "8443"], False)
-    assert ufw_firewall.unmet([SSH, WEB, kept, missing], CURRENT) == ["allow 443/tcp", "allow 8443/tcp"]
+    assert [rule[0] for rule in ufw_firewall.unmet([SSH, WEB, kept, missing], CURRENT)] == [
+        "allow 443/tcp",
+        "allow 8443/tcp",
+    ]
 
 
 def test_configuration_files_are_read_as_ufw_writes_them():

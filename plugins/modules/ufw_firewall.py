@@ -146,6 +146,14 @@ def without_comment(rule: str) -> str:
     return COMMENT.sub("", rule)
 
 
+def unmet(wanted: list[tuple[str, list[str], bool]], current: list[str]) -> list[tuple[str, list[str], bool]]:
+    """The wanted rules that ``current`` does not have as asked: present for one to add,
+    present whatever its comment for one to delete."""
+    present = set(current)
+    present_bare = {without_comment(rule) for rule in current}
+    return [rule for rule in wanted if (rule[0] in present_bare if rule[2] else rule[0] not in present)]
+
+
 def plan(wanted: list[tuple[str, list[str], bool]], current: list[str], settings: dict, asked: dict) -> list[list[str]]:
     """The ufw commands that bring the host from ``current`` to what is asked.
 
@@ -153,14 +161,7 @@ def plan(wanted: list[tuple[str, list[str], bool]], current: list[str], settings
     the arguments that set it, and whether it is to be deleted. ``settings`` and
     ``asked`` have the keys ``incoming``, ``outgoing``, ``logging`` and ``enabled``.
     """
-    commands = []
-    present = set(current)
-    present_bare = {without_comment(rule) for rule in current}
-    for canonical, args, delete in wanted:
-        if delete and canonical in present_bare:
-            commands.append(["delete", *args])
-        elif not delete and canonical not in present:
-            commands.append(args)
+    commands = [["delete", *args] if delete else args for _canonical, args, delete in unmet(wanted, current)]
     for direction in ("incoming", "outgoing"):
         if settings[direction] != asked[direction]:
             commands.append(["default", asked[direction], direction])
@@ -171,17 +172,6 @@ def plan(wanted: list[tuple[str, list[str], bool]], current: list[str], settings
     elif not asked["enabled"] and settings["enabled"]:
         commands.append(["disable"])
     return commands
-
-
-def unmet(wanted: list[tuple[str, list[str], bool]], current: list[str]) -> list[str]:
-    """The rules that are still not as asked after the commands ran."""
-    present = set(current)
-    present_bare = {without_comment(rule) for rule in current}
-    return [
-        canonical
-        for canonical, _args, delete in wanted
-        if (delete and canonical in present_bare) or (not delete and canonical not in present)
-    ]
 
 
 def canonical_rules(module: AnsibleModule, rules: list[dict]) -> list[tuple[str, list[str], bool]]:
@@ -278,7 +268,7 @@ def main() -> None:
         for command in commands:
             ufw(module, *command)
         current = added_rules(ufw(module, "show", "added"))
-        missed = unmet(wanted, current)
+        missed = [canonical for canonical, _args, _delete in unmet(wanted, current)]
         if missed:
             module.fail_json(msg=f"ufw's rules are still not as asked: {missed}", rules=current, **result)
     module.exit_json(rules=current, **result)
