@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Each role README's variables table, generated from the role's meta/argument_specs.yml.
+"""What the roles' meta/argument_specs.yml say, written where it is needed.
 
-The spec is the one home of a role's interface (name, type, default, meaning); the
-README shows it between two markers and is rewritten from it, so the two cannot drift.
+The spec is the one home of a role's interface (name, type, default, meaning). From it:
+- each role README's variables table, between two markers;
+- the apps role's list of per-app inputs (roles/apps/vars/main.yml) and the task that
+  runs the per-app roles with each input worked out for one app (roles/apps/tasks/app.yml).
+Both are rewritten from the specs, so they cannot drift from them.
 
 Usage: scripts/role-docs [--check] [ROLE_DIR...]   (default: every role in roles/)
-  without --check: rewrite the tables between the markers in place (idempotent)
-  --check: change nothing; print a diff and exit 1 when a README is out of date
+  without --check: rewrite the tables and the apps role's files in place (idempotent)
+  --check: change nothing; print a diff and exit 1 when a generated text is out of date
 """
 
 import argparse
@@ -189,21 +192,114 @@ def stale_readmes(roles: list[Path]) -> list[str]:
     return diffs
 
 
+# --- the apps role: each app's inputs ------------------------------------------------
+
+# The roles (and their entry points) that run once per app; the rest run once per server.
+PER_APP_ENTRY_POINTS = {
+    "app": ("main",),
+    "gunicorn": ("main", "rollback"),
+    # TEMP
+}
+APPS_VARS = KIT_ROOT / "roles" / "apps" / "vars" / "main.yml"
+APPS_TASK = KIT_ROOT / "roles" / "apps" / "tasks" / "app.yml"
+GENERATED = "# Generated from the argument specs of the per-app roles by scripts/role-docs: do not edit."
+
+
+def playbook_keys() -> set[str]:
+    """Inputs the playbooks set themselves (playbooks/vars/, a play's vars): how the
+    roles fit together, not the app's to choose, so no entry of apps sets them."""
+    keys: set[str] = set()
+    for path in sorted((KIT_ROOT / "playbooks" / "vars").glob("*.yml")):
+        keys |= set(yaml.safe_load(path.read_text()) or {})
+    for path in sorted((KIT_ROOT / "playbooks").glob("*.yml")):
+        for play in yaml.safe_load(path.read_text()) or []:
+            keys |= set(play.get("vars") or {})
+    return keys
+
+
+def app_inputs() -> dict[str, str]:
+    """Each per-app input, and the role whose default it falls back on, in spec order."""
+    set_by_playbooks = playbook_keys()
+    inputs: dict[str, str] = {}
+    for role, wanted in PER_APP_ENTRY_POINTS.items():
+        specs = yaml.safe_load((KIT_ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
+        for entry_point in wanted:
+            if entry_point not in specs["argument_specs"]:
+                raise SpecError(f"{role}: no entry point {entry_point} in meta/argument_specs.yml")
+            for name in specs["argument_specs"][entry_point].get("options") or {}:
+                if name not in set_by_playbooks:
+                    inputs.setdefault(name, role)
+    return inputs
+
+
+def apps_vars_text(inputs: dict[str, str]) -> str:
+    names = "\n".join(f"  - {name}" for name in inputs)
+    return f"""---
+{GENERATED}
+# The inputs an entry of apps may set: those of the per-app roles
+# ({", ".join(f"{role} {'/'.join(points)}" for role, points in PER_APP_ENTRY_POINTS.items())}),
+# but for those the playbooks set (playbooks/vars/, a play's vars).
+__apps_input_names:
+{names}
+"""
+
+
+def apps_task_text(inputs: dict[str, str]) -> str:
+    lines = [
+        f"    {name}: \"{{{{ __apps_entry | app_input('{name}', __apps_server, __apps_defaults_{role}) }}}}\""
+        for name, role in inputs.items()
+    ]
+    mapping = "\n".join(lines)
+    return f"""---
+{GENERATED}
+# One app: tasks/each.yml includes this once per app. The roles the play asks for
+# (apps_roles) run with each of the app's inputs worked out for this app: the app's own
+# value (its entry in apps), else the server's, else the role's default
+# (plugins/filter/apps.py, app_input).
+- name: Run the app's roles
+  ansible.builtin.include_role:
+    name: "{{{{ __apps_role.name }}}}"
+    tasks_from: "{{{{ __apps_role.tasks_from | default('main') }}}}"
+  loop: "{{{{ apps_roles }}}}"
+  loop_control:
+    loop_var: __apps_role
+    label: "{{{{ __apps_role.name }}}} {{{{ __apps_role.tasks_from | default('') }}}}"
+  vars:
+    __apps_entry: "{{{{ (apps_entries | app_entries)[__apps_index] }}}}"
+{mapping}
+"""
+
+
+def apps_files() -> dict[Path, str]:
+    inputs = app_inputs()
+    return {APPS_VARS: apps_vars_text(inputs), APPS_TASK: apps_task_text(inputs)}
+
+
+def stale_apps_files() -> list[str]:
+    diffs = []
+    for path, wanted in apps_files().items():
+        current = path.read_text() if path.exists() else ""
+        if current != wanted:
+            name = shown(path)
+            diffs.append("".join(difflib.unified_diff(current.splitlines(True), wanted.splitlines(True), name, name)))
+    return diffs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog=COMMAND, description="Generate each role README's variables table from its meta/argument_specs.yml."
+        prog=COMMAND, description="Write what meta/argument_specs.yml say: README tables, the apps role's inputs."
     )
-    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 with a diff if a table is stale")
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 with a diff if anything is stale")
     parser.add_argument("roles", nargs="*", type=Path, help="role directories (default: every role in roles/)")
     args = parser.parse_args(argv)
     roles = [role.resolve() for role in args.roles] or all_roles()
     try:
         if args.check:
-            diffs = stale_readmes(roles)
+            diffs = stale_readmes(roles) + ([] if args.roles else stale_apps_files())
             for diff in diffs:
                 sys.stdout.write(diff)
             if diffs:
-                stale = f"{len(diffs)} README(s) out of date with meta/argument_specs.yml"
+                stale = f"{len(diffs)} generated file(s) out of date with meta/argument_specs.yml"
                 print(f"\n{stale}: run {COMMAND} and commit the result", file=sys.stderr)
                 return 1
             return 0
@@ -212,6 +308,10 @@ def main(argv: list[str] | None = None) -> int:
             if current != wanted:
                 (role / "README.md").write_text(wanted)
                 print(f"updated {shown(role / 'README.md')}")
+        for path, wanted in ({} if args.roles else apps_files()).items():
+            if not path.exists() or path.read_text() != wanted:
+                path.write_text(wanted)
+                print(f"updated {shown(path)}")
     except SpecError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
