@@ -6,11 +6,13 @@ addresses with the same rules, so each form and each rule has one home: here.
 
 Every rule returns a list of problems, one sentence each, empty when the input is good.
 The rules across variables take `v`, the variables the host's roles will see: the
-host's own (inventory, extra vars) over the defaults of those roles.
+host's own (inventory, extra vars) over the defaults of those roles. The rules for a
+server with several apps take its `apps` list as written.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections import ChainMap
@@ -286,6 +288,63 @@ def web_problems(v: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+# --- several apps on one server (issue #12) --------------------------------------------
+
+# What to do instead of a list of apps.
+_ONE_APP = "or leave apps out to describe one app with the server's own variables"
+_APP_INPUTS = "a mapping of its inputs (app_name, app_repo_url, ...)"
+
+
+def _app(index: int, name: Any = None) -> str:
+    """How a problem names an app: its place in apps, and its app_name when it has one."""
+    return f"apps[{index}] ({name})" if isinstance(name, str) and name else f"apps[{index}]"
+
+
+def _entry_key_problem(key: str, app_keys: Sequence[str], role_inputs: Sequence[str]) -> str | None:
+    if key in app_keys:
+        return None
+    if key in role_inputs:
+        return f"{key} is a setting of the server, not of one app: set it outside apps"
+    close = difflib.get_close_matches(key, [str(name) for name in app_keys], n=1)
+    return f"{key} is not an input of any role ({f'a typo of {close[0]}?' if close else 'a typo?'})"
+
+
+def apps_entry_problems(apps: Any, app_keys: Sequence[str], role_inputs: Sequence[str]) -> list[str]:
+    """The server's apps list as written: a list of mappings of app inputs, each app named.
+
+    apps: the server's `apps` (None when it has none: its own variables describe one app).
+    app_keys: the variables one app may set (the inputs of the per-app roles, and the kit's
+    own per-app variables such as app_processes). role_inputs: every variable the inventory
+    may set (every role's inputs, and the kit's own such as apt_lock_timeout); a key in it
+    but not in app_keys belongs to the server. In Jinja:
+    `apps | default(None) | preflight_apps_entry_problems(app_keys, role_inputs)`.
+    """
+    if apps is None:
+        return []
+    if not _is_list(apps):
+        return [f"apps is not a list: list the server's apps, each {_APP_INPUTS}, {_ONE_APP}"]
+    if len(apps) == 0:
+        return [f"apps is empty: list the server's apps, {_ONE_APP}"]
+    problems: list[str] = []
+    for index, entry in enumerate(apps):
+        if not isinstance(entry, Mapping):
+            problems.append(f"{_app(index)}: {_json(entry)} is not an app, {_APP_INPUTS}")
+            continue
+        who = _app(index, entry.get("app_name"))
+        if len(apps) > 1 and entry.get("app_name") is None:
+            problems.append(
+                f"{who} has no app_name: with more than one app each sets its own"
+                " (it names the app's user, directories, socket and Supervisor programs)"
+            )
+        for key, value in entry.items():
+            wrong = _entry_key_problem(str(key), app_keys, role_inputs)
+            if wrong:
+                problems.append(f"{who}: {wrong}")
+            elif key in FORMS:
+                problems += [f"{who}: {problem}" for problem in form_problems(value, key)]
+    return problems
+
+
 def report(hosts: Iterable[str], hostvars: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Every host's problems, one line each: argument spec errors first, then the rules'."""
     lines: list[str] = []
@@ -319,5 +378,6 @@ class FilterModule:
             "preflight_baseline_problems": _host_inputs(baseline_problems),
             "preflight_runtime_problems": _host_inputs(runtime_problems),
             "preflight_web_problems": _host_inputs(web_problems),
+            "preflight_apps_entry_problems": apps_entry_problems,
             "preflight_report": report,
         }
