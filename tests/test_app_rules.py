@@ -1,7 +1,7 @@
 """The rules for several apps on one server (plugins/filter/input_rules.py), one pass and one fail case each.
 
-apps_entry_problems checks the server's `apps` list as written. The inputs of every role are
-read from the roles' specs.
+apps_entry_problems checks the server's `apps` list as written; app_collisions checks what the
+apps, their values resolved, would share. The inputs of every role are read from the roles' specs.
 """
 
 import sys
@@ -152,3 +152,208 @@ def test_apps_entries_check_the_form_of_a_server_setting_only_where_it_belongs()
 def test_the_rules_are_preflight_filters():
     filters = input_rules.FilterModule().filters()
     assert filters["preflight_apps_entry_problems"] is input_rules.apps_entry_problems
+    assert filters["preflight_app_collisions"] is input_rules.app_collisions
+
+
+# --- what the apps would share ---------------------------------------------------------
+
+
+def app(name: str, **values) -> dict:
+    """An app's resolved values, as the roles' defaults and the playbooks make them from its name."""
+    return {
+        "name": name,
+        "user": name,
+        "group": name,
+        "base_dir": f"/srv/{name}",
+        "domains": [f"{name}.example.com"],
+        "extra_binds": [],
+        "sqlite_path": "",
+        "programs": [f"{name}-blue", f"{name}-green"],
+        "socket": f"/run/{name}/app.sock",
+        **values,
+    }
+
+
+@pytest.mark.parametrize(
+    "apps",
+    [
+        [],
+        [app("notes")],
+        [app("notes"), app("admin")],
+        [
+            app("notes", extra_binds=["127.0.0.1:8001"], sqlite_path="/srv/notes/shared/data/notes.db"),
+            app("admin", extra_binds=["127.0.0.1:8002", "10.0.0.5:8001"], sqlite_path="/srv/admin/admin.db"),
+        ],
+        [app("a"), app("a-worker")],
+        [app("notes", base_dir="/srv/notes"), app("notes2", base_dir="/srv/notes2")],
+    ],
+    ids=["none", "one", "two", "own-ports-and-files", "name-prefix", "base-dir-prefix"],
+)
+def test_app_collisions_pass(apps):
+    assert input_rules.app_collisions(apps) == []
+
+
+@pytest.mark.parametrize(
+    ("apps", "problems"),
+    [
+        (
+            [app("notes"), app("notes", domains=["admin.example.com"])],
+            [
+                "apps[0] (notes) and apps[1] (notes) have the same app_name: give each its own"
+                " (it names the app's user, directories, socket and Supervisor programs)"
+            ],
+        ),
+        (
+            [app("notes", user="web"), app("admin", user="web")],
+            ['apps[0] (notes) and apps[1] (admin) both run as user "web": give each its own app_user'],
+        ),
+        (
+            [app("notes", group="web"), app("admin", group="web")],
+            [
+                'apps[0] (notes) and apps[1] (admin) share the group "web": give each its own app_group;'
+                " a shared group would let each app read the other's settings and secrets"
+            ],
+        ),
+        (
+            [app("notes", base_dir="/srv/apps/"), app("admin", base_dir="/srv/apps")],
+            [
+                'apps[0] (notes) and apps[1] (admin) have the same base directory "/srv/apps":'
+                " give each its own app_base_dir"
+            ],
+        ),
+        (
+            [app("notes", base_dir="/srv/notes/admin"), app("admin", base_dir="/srv/notes")],
+            [
+                'apps[0] (notes) has its base directory "/srv/notes/admin" inside apps[1] (admin)\'s ("/srv/notes"):'
+                " give each its own app_base_dir, outside the other's"
+            ],
+        ),
+        (
+            [app("notes", base_dir="/srv"), app("admin")],
+            [
+                'apps[1] (admin) has its base directory "/srv/admin" inside apps[0] (notes)\'s ("/srv"):'
+                " give each its own app_base_dir, outside the other's"
+            ],
+        ),
+        (
+            [
+                app("notes", domains=["example.com", "notes.example.com"]),
+                app("admin", domains=["admin.example.com", "example.com"]),
+            ],
+            [
+                'nginx_domains: "example.com" is in apps[0] (notes) and apps[1] (admin):'
+                " a domain leads to one app; keep it in one"
+            ],
+        ),
+        (
+            [app("notes", domains=["example.com"]), app("admin"), app("blog", domains=["example.com"])],
+            [
+                'nginx_domains: "example.com" is in apps[0] (notes) and apps[2] (blog):'
+                " a domain leads to one app; keep it in one"
+            ],
+        ),
+        (
+            [app("a", domains=["example.com"]), app("b", domains=["example.com"]), app("c", domains=["example.com"])],
+            [
+                'nginx_domains: "example.com" is in apps[0] (a), apps[1] (b) and apps[2] (c):'
+                " a domain leads to one app; keep it in one"
+            ],
+        ),
+        (
+            [app("notes", extra_binds=["127.0.0.1:8001"]), app("admin", extra_binds=["127.0.0.1:8001"])],
+            [
+                'apps[0] (notes) and apps[1] (admin) both bind port 8001 ("127.0.0.1:8001") in gunicorn_extra_binds:'
+                " give each its own port"
+            ],
+        ),
+        (
+            [app("notes", extra_binds=["0.0.0.0:8001"]), app("admin", extra_binds=["127.0.0.1:8001"])],
+            [
+                "apps[0] (notes) and apps[1] (admin) both bind port 8001"
+                ' ("0.0.0.0:8001", "127.0.0.1:8001") in gunicorn_extra_binds: give each its own port'
+            ],
+        ),
+        (
+            [app("notes", extra_binds=["[::1]:8001"]), app("admin", extra_binds=["tcp://[::]:8001"])],
+            [
+                "apps[0] (notes) and apps[1] (admin) both bind port 8001"
+                ' ("[::1]:8001", "tcp://[::]:8001") in gunicorn_extra_binds: give each its own port'
+            ],
+        ),
+        (
+            [app("notes", extra_binds=["127.0.0.1"]), app("admin", extra_binds=["127.0.0.1:8000"])],
+            [
+                "apps[0] (notes) and apps[1] (admin) both bind port 8000"
+                ' ("127.0.0.1", "127.0.0.1:8000") in gunicorn_extra_binds: give each its own port'
+            ],
+        ),
+        (
+            [app("notes", sqlite_path="/var/lib/data/app.db"), app("admin", sqlite_path="/var/lib/data//app.db")],
+            [
+                'apps[0] (notes) and apps[1] (admin) use the same SQLite file "/var/lib/data/app.db":'
+                " give each its own app_sqlite_path"
+            ],
+        ),
+        (
+            [
+                app("a", programs=["a-blue", "a-green", "a-worker-blue"]),
+                app("a-worker", programs=["a-worker-blue", "a-worker-green"]),
+            ],
+            [
+                'apps[0] (a) and apps[1] (a-worker) would both have the Supervisor program "a-worker-blue"'
+                " (programs are <app>-<color> and <app>-<process>): rename an app or the process"
+            ],
+        ),
+        (
+            [app("notes", socket="/run/web.sock"), app("admin", socket="/run/web.sock")],
+            ['apps[0] (notes) and apps[1] (admin) both serve on the unix socket "/run/web.sock": give each its own'],
+        ),
+        (
+            [app("notes", extra_binds=["unix:/run/admin/app.sock"]), app("admin")],
+            [
+                'apps[0] (notes) and apps[1] (admin) both serve on the unix socket "/run/admin/app.sock":'
+                " give each its own"
+            ],
+        ),
+    ],
+    ids=[
+        "name",
+        "user",
+        "group",
+        "base-dir",
+        "base-dir-inside",
+        "base-dir-around",
+        "domain",
+        "domain-in-apart-apps",
+        "domain-in-three",
+        "port",
+        "port-on-every-address",
+        "port-ipv6",
+        "port-by-default",
+        "sqlite-file",
+        "program",
+        "socket",
+        "socket-in-extra-binds",
+    ],
+)
+def test_app_collisions_fail(apps, problems):
+    assert input_rules.app_collisions(apps) == problems
+
+
+def test_app_collisions_report_every_collision_in_a_fixed_order():
+    shared = {"user": "web", "group": "web", "domains": ["example.com"], "extra_binds": ["127.0.0.1:8001"]}
+    problems = input_rules.app_collisions([app("notes", **shared), app("admin", **shared), app("blog", user="web")])
+    assert [problem.split(": ")[0] for problem in problems] == [
+        'apps[0] (notes) and apps[1] (admin) both run as user "web"',
+        'apps[0] (notes) and apps[2] (blog) both run as user "web"',
+        'apps[1] (admin) and apps[2] (blog) both run as user "web"',
+        'apps[0] (notes) and apps[1] (admin) share the group "web"',
+        "nginx_domains",
+        'apps[0] (notes) and apps[1] (admin) both bind port 8001 ("127.0.0.1:8001") in gunicorn_extra_binds',
+    ]
+
+
+def test_app_collisions_of_two_apps_named_alike_name_only_the_name():
+    """The user, group, directory, socket and programs follow from the name: one problem, not six."""
+    problems = input_rules.app_collisions([app("notes"), app("notes", domains=["admin.example.com"])])
+    assert len(problems) == 1 and "have the same app_name" in problems[0]
