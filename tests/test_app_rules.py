@@ -186,8 +186,9 @@ def app(name: str, **values) -> dict:
         ],
         [app("a"), app("a-worker")],
         [app("notes", base_dir="/srv/notes"), app("notes2", base_dir="/srv/notes2")],
+        [app("a"), app("a-processor")],
     ],
-    ids=["none", "one", "two", "own-ports-and-files", "name-prefix", "base-dir-prefix"],
+    ids=["none", "one", "two", "own-ports-and-files", "name-prefix", "base-dir-prefix", "process-lookalike"],
 )
 def test_app_collisions_pass(apps):
     assert input_rules.app_collisions(apps) == []
@@ -315,6 +316,29 @@ def test_app_collisions_pass(apps):
                 " give each its own"
             ],
         ),
+        (
+            [app("a"), app("a-process-x")],
+            [
+                "apps[0] (a)'s deploys would remove apps[1] (a-process-x)'s Supervisor programs: they remove the"
+                " files /etc/supervisor/conf.d/a-process-*.conf of processes apps[0] (a) no longer has;"
+                ' rename apps[1] (a-process-x) so its name does not start with "a-process"'
+            ],
+        ),
+        (
+            [app("a-process"), app("a")],
+            [
+                "apps[1] (a)'s deploys would remove apps[0] (a-process)'s Supervisor programs: they remove the"
+                " files /etc/supervisor/conf.d/a-process-*.conf of processes apps[1] (a) no longer has;"
+                ' rename apps[0] (a-process) so its name does not start with "a-process"'
+            ],
+        ),
+        (
+            [app("my-app"), app("my_app")],
+            [
+                "apps[0] (my-app) and apps[1] (my_app) differ only in - and _: nginx names each app's variables"
+                " after it with _ for - ($my_app_...), so their sites would clash; rename one"
+            ],
+        ),
     ],
     ids=[
         "name",
@@ -334,6 +358,9 @@ def test_app_collisions_pass(apps):
         "program",
         "socket",
         "socket-in-extra-binds",
+        "process-files",
+        "process-files-of-the-other",
+        "nginx-variables",
     ],
 )
 def test_app_collisions_fail(apps, problems):

@@ -417,7 +417,7 @@ def app_collisions(apps: Sequence[Mapping[str, Any]]) -> list[str]:
         + pairwise(_same_user, _same_group, _base_dirs)
         + _shared_domains(apps, who)
         + pairwise(_same_port, _same_sqlite_file, apart=False)
-        + pairwise(_same_program, _same_socket)
+        + pairwise(_same_program, _same_socket, _process_files, _nginx_names)
     )
 
 
@@ -512,6 +512,32 @@ def _same_socket(a: Mapping[str, Any], b: Mapping[str, Any], wa: str, wb: str) -
         f"{wa} and {wb} both serve on the unix socket {_json(path)}: give each its own"
         for path in _unique(ours)
         if path in theirs
+    ]
+
+
+def _process_files(a: Mapping[str, Any], b: Mapping[str, Any], wa: str, wb: str) -> list[str]:
+    """The gunicorn role removes every <app>-process-*.conf its app no longer wants
+    (roles/gunicorn/tasks/processes.yml); another app's program files must not match."""
+    problems: list[str] = []
+    for one, other, wo, wt in ((a, b, wa, wb), (b, a, wb, wa)):
+        prefix = f"{one['name']}-process-"
+        if f"{other['name']}-".startswith(prefix):
+            problems.append(
+                f"{wo}'s deploys would remove {wt}'s Supervisor programs: they remove the files"
+                f" /etc/supervisor/conf.d/{prefix}*.conf of processes {wo} no longer has;"
+                f" rename {wt} so its name does not start with {_json(prefix[:-1])}"
+            )
+    return problems
+
+
+def _nginx_names(a: Mapping[str, Any], b: Mapping[str, Any], wa: str, wb: str) -> list[str]:
+    # As roles/nginx/vars/main.yml makes __nginx_variable_prefix of the site's name, the app's.
+    one, other = (re.sub(r"[^A-Za-z0-9_]", "_", str(app["name"])) for app in (a, b))
+    if one != other:
+        return []
+    return [
+        f"{wa} and {wb} differ only in - and _: nginx names each app's variables after it with _ for -"
+        f" (${one}_...), so their sites would clash; rename one"
     ]
 
 
