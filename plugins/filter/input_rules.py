@@ -6,12 +6,16 @@ addresses with the same rules, so each form and each rule has one home: here.
 
 Every rule returns a list of problems, one sentence each, empty when the input is good.
 The rules across variables take `v`, the variables the host's roles will see: the
-host's own (inventory, extra vars) over the defaults of those roles.
+host's own (inventory, extra vars) over the defaults of those roles. The rules for a
+server with several apps take its `apps` list as written, and then each app's values
+as the roles will see them.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
+import posixpath
 import re
 from collections import ChainMap
 from collections.abc import Iterable, Mapping, Sequence
@@ -286,6 +290,257 @@ def web_problems(v: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+# --- several apps on one server (issue #12) --------------------------------------------
+
+# What to do instead of a list of apps.
+_ONE_APP = "or leave apps out to describe one app with the server's own variables"
+_APP_INPUTS = "a mapping of its inputs (app_name, app_repo_url, ...)"
+
+
+def _app(index: int, name: Any = None) -> str:
+    """How a problem names an app: its place in apps, and its app_name when it has one."""
+    return f"apps[{index}] ({name})" if isinstance(name, str) and name else f"apps[{index}]"
+
+
+def _entry_key_problem(key: str, app_keys: Sequence[str], role_inputs: Sequence[str]) -> str | None:
+    if key in app_keys:
+        return None
+    if key in role_inputs:
+        return f"{key} is a setting of the server, not of one app: set it outside apps"
+    close = difflib.get_close_matches(key, [str(name) for name in app_keys], n=1)
+    return f"{key} is not an input of any role ({f'a typo of {close[0]}?' if close else 'a typo?'})"
+
+
+def apps_entry_problems(apps: Any, app_keys: Sequence[str], role_inputs: Sequence[str]) -> list[str]:
+    """The server's apps list as written: a list of mappings of app inputs, each app named.
+
+    apps: the server's `apps` (None when it has none: its own variables describe one app).
+    app_keys: the variables one app may set (the inputs of the per-app roles, and the kit's
+    own per-app variables such as app_processes). role_inputs: every variable the inventory
+    may set (every role's inputs, and the kit's own such as apt_lock_timeout); a key in it
+    but not in app_keys belongs to the server. In Jinja:
+    `apps | default(None) | preflight_apps_entry_problems(app_keys, role_inputs)`.
+    """
+    if apps is None:
+        return []
+    if not _is_list(apps):
+        return [f"apps is not a list: list the server's apps, each {_APP_INPUTS}, {_ONE_APP}"]
+    if len(apps) == 0:
+        return [f"apps is empty: list the server's apps, {_ONE_APP}"]
+    problems: list[str] = []
+    for index, entry in enumerate(apps):
+        if not isinstance(entry, Mapping):
+            problems.append(f"{_app(index)}: {_json(entry)} is not an app, {_APP_INPUTS}")
+            continue
+        who = _app(index, entry.get("app_name"))
+        if len(apps) > 1 and entry.get("app_name") is None:
+            problems.append(
+                f"{who} has no app_name: with more than one app each sets its own"
+                " (it names the app's user, directories, socket and Supervisor programs)"
+            )
+        for key, value in entry.items():
+            wrong = _entry_key_problem(str(key), app_keys, role_inputs)
+            if wrong:
+                problems.append(f"{who}: {wrong}")
+            elif key in FORMS:
+                problems += [f"{who}: {problem}" for problem in form_problems(value, key)]
+    return problems
+
+
+def _binds(binds: Iterable[str]) -> tuple[list[tuple[str, int, str]], list[str]]:
+    """Gunicorn bind strings as (host, port, bind) for TCP, and the paths of unix sockets.
+
+    Read as Gunicorn reads them: unix:PATH, fd://N (no address of its own), [tcp://]HOST[:PORT],
+    port 8000 when none is given, and an empty host for all addresses.
+    """
+    tcp: list[tuple[str, int, str]] = []
+    unix: list[str] = []
+    for bind in map(str, binds):
+        if bind.startswith("unix:"):
+            unix.append(posixpath.normpath(bind.removeprefix("unix:").removeprefix("//")))
+            continue
+        if bind.startswith("fd://"):
+            continue
+        address = bind.removeprefix("tcp://")
+        if address.startswith("[") and "]" in address:
+            host, _, port = address[1:].partition("]")
+            port = port.removeprefix(":")
+        else:
+            host, _, port = address.partition(":")
+        tcp.append((host.lower(), int(port) if port.isdigit() else 8000, bind))
+    return tcp, unix
+
+
+# Addresses a bind takes every address of a port on, so no other bind on that port can be made.
+_ALL_ADDRESSES = ("", "0.0.0.0", "::")
+
+
+def _clash(one: tuple[str, int, str], other: tuple[str, int, str]) -> bool:
+    return one[1] == other[1] and (one[0] == other[0] or one[0] in _ALL_ADDRESSES or other[0] in _ALL_ADDRESSES)
+
+
+def _inside(path: str, base: str) -> bool:
+    """Whether a directory is below another (both normalised)."""
+    return path != base and path.startswith(base.rstrip("/") + "/")
+
+
+def _listed(names: Sequence[str]) -> str:
+    """a, b and c."""
+    return " and ".join([", ".join(names[:-1]), names[-1]])
+
+
+def app_collisions(apps: Sequence[Mapping[str, Any]]) -> list[str]:
+    """What two apps of one server would share and fight over, each problem naming both apps.
+
+    apps: one mapping per app, in the order of the server's apps list, with the app's resolved
+    values: name, user, group, base_dir, domains (list), extra_binds (Gunicorn bind strings),
+    sqlite_path ("" for none), programs (its Supervisor program names), socket (its stable socket).
+    Two apps with the same name share everything named after it: for them only the name is
+    reported, not the user, group, directory, sockets and programs that follow from it.
+    In Jinja: `resolved_apps | preflight_app_collisions`.
+    """
+    who = [_app(index, app["name"]) for index, app in enumerate(apps)]
+    pairs = [(i, j) for i in range(len(apps)) for j in range(i + 1, len(apps))]
+
+    def pairwise(*rules, apart: bool = True) -> list[str]:
+        """Each rule over each pair of apps; with apart, over the pairs named apart only."""
+        return [
+            problem
+            for rule in rules
+            for i, j in pairs
+            if not (apart and apps[i]["name"] == apps[j]["name"])
+            for problem in rule(apps[i], apps[j], who[i], who[j])
+        ]
+
+    return (
+        pairwise(_same_name, apart=False)
+        + pairwise(_same_user, _same_group, _base_dirs)
+        + _shared_domains(apps, who)
+        + pairwise(_same_port, _same_sqlite_file, apart=False)
+        + pairwise(_same_program, _same_socket, _process_files, _nginx_names)
+    )
+
+
+def _same_name(a: Mapping[str, Any], b: Mapping[str, Any], wa: str, wb: str) -> list[str]:
+    if a["name"] != b["name"]:
+        return []
+    return [
+        f"{wa} and {wb} have the same app_name: give each its own"
+        " (it names the app's user, directories, socket and Supervisor programs)"
+    ]
+
+
+def _same_user(a: Mapping[str, Any], b: Mapping[str, Any], wa: str, wb: str) -> list[str]:
+    if a["user"] != b["user"]:
+        return []
+    return [f"{wa} and {wb} both run as user {_json(a['user'])}: give each its own app_user"]
+
+
+def _same_group(a: Mapping[str, Any], b: Mapping[str, Any], wa: str, wb: str) -> list[str]:
+    # The app's settings file and its Gunicorn settings are root's, readable by the app's group.
+    if a["group"] != b["group"]:
+        return []
+    return [
+        f"{wa} and {wb} share the group {_json(a['group'])}: give each its own app_group;"
+        " a shared group would let each app read the other's settings and secrets"
+    ]
+
+
+def _base_dirs(a: Mapping[str, Any], b: Mapping[str, Any], wa: str, wb: str) -> list[str]:
+    one, other = (posixpath.normpath(str(app["base_dir"])) for app in (a, b))
+    if one == other:
+        return [f"{wa} and {wb} have the same base directory {_json(one)}: give each its own app_base_dir"]
+    for inner, outer, wi, wo in ((one, other, wa, wb), (other, one, wb, wa)):
+        if _inside(inner, outer):
+            return [
+                f"{wi} has its base directory {_json(inner)} inside {wo}'s ({_json(outer)}):"
+                " give each its own app_base_dir, outside the other's"
+            ]
+    return []
+
+
+def _shared_domains(apps: Sequence[Mapping[str, Any]], who: Sequence[str]) -> list[str]:
+    owners: dict[str, list[str]] = {}
+    for app, name in zip(apps, who, strict=True):
+        for domain in _unique(map(str, app.get("domains") or [])):
+            owners.setdefault(domain, []).append(name)
+    return [
+        f"nginx_domains: {_json(domain)} is in {_listed(names)}: a domain leads to one app; keep it in one"
+        for domain, names in owners.items()
+        if len(names) > 1
+    ]
+
+
+def _same_port(a: Mapping[str, Any], b: Mapping[str, Any], wa: str, wb: str) -> list[str]:
+    """The same TCP port twice; apps are otherwise served on their own unix sockets."""
+    ours, theirs = (_binds(app.get("extra_binds") or [])[0] for app in (a, b))
+    clashes: dict[int, list[str]] = {}
+    for one in ours:
+        for other in theirs:
+            if _clash(one, other):
+                clashes[one[1]] = _unique([*clashes.get(one[1], []), one[2], other[2]])
+    return [
+        f"{wa} and {wb} both bind port {port} ({', '.join(map(_json, binds))}) in gunicorn_extra_binds:"
+        " give each its own port"
+        for port, binds in clashes.items()
+    ]
+
+
+def _same_sqlite_file(a: Mapping[str, Any], b: Mapping[str, Any], wa: str, wb: str) -> list[str]:
+    one, other = (posixpath.normpath(str(app["sqlite_path"])) if app.get("sqlite_path") else "" for app in (a, b))
+    if not one or one != other:
+        return []
+    return [f"{wa} and {wb} use the same SQLite file {_json(one)}: give each its own app_sqlite_path"]
+
+
+def _same_program(a: Mapping[str, Any], b: Mapping[str, Any], wa: str, wb: str) -> list[str]:
+    theirs = [str(program) for program in b.get("programs") or []]
+    return [
+        f"{wa} and {wb} would both have the Supervisor program {_json(program)}"
+        " (programs are <app>-<color> and <app>-<process>): rename an app or the process"
+        for program in _unique(map(str, a.get("programs") or []))
+        if program in theirs
+    ]
+
+
+def _same_socket(a: Mapping[str, Any], b: Mapping[str, Any], wa: str, wb: str) -> list[str]:
+    """The stable socket, and the unix sockets of the extra binds."""
+    ours, theirs = (
+        [posixpath.normpath(str(app["socket"])), *_binds(app.get("extra_binds") or [])[1]] for app in (a, b)
+    )
+    return [
+        f"{wa} and {wb} both serve on the unix socket {_json(path)}: give each its own"
+        for path in _unique(ours)
+        if path in theirs
+    ]
+
+
+def _process_files(a: Mapping[str, Any], b: Mapping[str, Any], wa: str, wb: str) -> list[str]:
+    """The gunicorn role removes every <app>-process-*.conf its app no longer wants
+    (roles/gunicorn/tasks/processes.yml); another app's program files must not match."""
+    problems: list[str] = []
+    for one, other, wo, wt in ((a, b, wa, wb), (b, a, wb, wa)):
+        prefix = f"{one['name']}-process-"
+        if f"{other['name']}-".startswith(prefix):
+            problems.append(
+                f"{wo}'s deploys would remove {wt}'s Supervisor programs: they remove the files"
+                f" /etc/supervisor/conf.d/{prefix}*.conf of processes {wo} no longer has;"
+                f" rename {wt} so its name does not start with {_json(prefix[:-1])}"
+            )
+    return problems
+
+
+def _nginx_names(a: Mapping[str, Any], b: Mapping[str, Any], wa: str, wb: str) -> list[str]:
+    # As roles/nginx/vars/main.yml makes __nginx_variable_prefix of the site's name, the app's.
+    one, other = (re.sub(r"[^A-Za-z0-9_]", "_", str(app["name"])) for app in (a, b))
+    if one != other:
+        return []
+    return [
+        f"{wa} and {wb} differ only in - and _: nginx names each app's variables after it with _ for -"
+        f" (${one}_...), so their sites would clash; rename one"
+    ]
+
+
 def report(hosts: Iterable[str], hostvars: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Every host's problems, one line each: argument spec errors first, then the rules'."""
     lines: list[str] = []
@@ -319,5 +574,7 @@ class FilterModule:
             "preflight_baseline_problems": _host_inputs(baseline_problems),
             "preflight_runtime_problems": _host_inputs(runtime_problems),
             "preflight_web_problems": _host_inputs(web_problems),
+            "preflight_apps_entry_problems": apps_entry_problems,
+            "preflight_app_collisions": app_collisions,
             "preflight_report": report,
         }
