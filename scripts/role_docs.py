@@ -200,7 +200,12 @@ PER_APP_ENTRY_POINTS = {
     "gunicorn": ("main", "rollback"),
     # TEMP
 }
-APPS_VARS = KIT_ROOT / "roles" / "apps" / "vars" / "main.yml"
+# Server inputs that are the kit's own, not a role's (playbooks/vars/apt.yml reads it).
+KIT_SERVER_INPUTS = ("apt_lock_timeout",)
+# Per-app inputs that are the kit's own, not a role's: the playbooks read them
+# (playbooks/vars/runtime.yml gives app_processes to gunicorn_processes). Their defaults.
+KIT_APP_INPUTS = {"app_processes": []}
+APPS_VARS = KIT_ROOT / "roles" / "apps" / "vars" / "main" / "inputs.yml"
 APPS_TASK = KIT_ROOT / "roles" / "apps" / "tasks" / "app.yml"
 GENERATED = "# Generated from the argument specs of the per-app roles by scripts/role-docs: do not edit."
 
@@ -217,6 +222,17 @@ def playbook_keys() -> set[str]:
     return keys
 
 
+def required_app_inputs(inputs: dict[str, str]) -> list[str]:
+    """The per-app inputs a spec requires: each app must set them (or the server for all)."""
+    required = set()
+    for role, wanted in PER_APP_ENTRY_POINTS.items():
+        specs = yaml.safe_load((KIT_ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
+        for entry_point in wanted:
+            options = specs["argument_specs"][entry_point].get("options") or {}
+            required |= {name for name, option in options.items() if option.get("required")}
+    return [name for name in inputs if name in required]
+
+
 def app_inputs() -> dict[str, str]:
     """Each per-app input, and the role whose default it falls back on, in spec order."""
     set_by_playbooks = playbook_keys()
@@ -229,18 +245,41 @@ def app_inputs() -> dict[str, str]:
             for name in specs["argument_specs"][entry_point].get("options") or {}:
                 if name not in set_by_playbooks:
                     inputs.setdefault(name, role)
-    return inputs
+    return inputs | dict.fromkeys(KIT_APP_INPUTS, "kit")
+
+
+def other_inputs(inputs: dict[str, str]) -> list[str]:
+    """Every input that is not an app's: the server's (the preflight tells an entry of apps
+    that sets one to set it outside apps)."""
+    names = {name for role in all_roles() for name in role_options(role)[0]} | set(KIT_SERVER_INPUTS)
+    return sorted(names - set(inputs))
 
 
 def apps_vars_text(inputs: dict[str, str]) -> str:
     names = "\n".join(f"  - {name}" for name in inputs)
+    others = "\n".join(f"  - {name}" for name in other_inputs(inputs))
+    entry_points = "\n".join(
+        f"  - {{role: {role}, entry_point: {point}}}"
+        for role, points in PER_APP_ENTRY_POINTS.items()
+        for point in points
+    )
     return f"""---
 {GENERATED}
 # The inputs an entry of apps may set: those of the per-app roles
 # ({", ".join(f"{role} {'/'.join(points)}" for role, points in PER_APP_ENTRY_POINTS.items())}),
-# but for those the playbooks set (playbooks/vars/, a play's vars).
+# but for those the playbooks set (playbooks/vars/, a play's vars), and the kit's own.
 __apps_input_names:
 {names}
+# The defaults of the kit's own per-app inputs (the playbooks read them).
+__apps_defaults_kit: {yaml_value(KIT_APP_INPUTS)}
+# The per-app roles' entry points (the preflight checks each app against their specs).
+__apps_entry_points:
+{entry_points}
+# The per-app inputs a spec requires (the preflight reports an empty one).
+__apps_required_inputs: {yaml_value(required_app_inputs(inputs))}
+# Every other input: the server's, or set by the playbooks.
+__apps_other_inputs:
+{others}
 """
 
 
@@ -256,17 +295,23 @@ def apps_task_text(inputs: dict[str, str]) -> str:
 # (apps_roles) run with each of the app's inputs worked out for this app: the app's own
 # value (its entry in apps), else the server's, else the role's default
 # (plugins/filter/apps.py, app_input).
-- name: Run the app's roles
-  ansible.builtin.include_role:
-    name: "{{{{ __apps_role.name }}}}"
-    tasks_from: "{{{{ __apps_role.tasks_from | default('main') }}}}"
-  loop: "{{{{ apps_roles }}}}"
-  loop_control:
-    loop_var: __apps_role
-    label: "{{{{ __apps_role.name }}}} {{{{ __apps_role.tasks_from | default('') }}}}"
+- name: Run the app's roles with its inputs
   vars:
     __apps_entry: "{{{{ (apps_entries | app_entries)[__apps_index] }}}}"
 {mapping}
+  block:
+    - name: Run the app's roles
+      ansible.builtin.include_role:
+        name: "{{{{ __apps_role.name }}}}"
+        tasks_from: "{{{{ __apps_role.tasks_from | default('main') }}}}"
+      loop: "{{{{ apps_roles }}}}"
+      loop_control:
+        loop_var: __apps_role
+        label: "{{{{ __apps_role.name }}}} {{{{ __apps_role.tasks_from | default('') }}}}"
+
+    - name: Record the app on the server
+      ansible.builtin.include_tasks: record.yml
+      when: apps_record
 """
 
 

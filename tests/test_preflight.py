@@ -27,7 +27,9 @@ VALID = {
 }
 
 
-def run_site(tmp_path: Path, group_vars: dict, drop: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+def run_site(
+    tmp_path: Path, group_vars: dict, drop: tuple[str, ...] = (), extra: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     unreachable = {"ansible_host": "127.0.0.1", "ansible_port": 9, "ansible_connection": "ssh"}
     inventory = tmp_path / "inventory"
     (inventory / "group_vars" / "all").mkdir(parents=True)
@@ -39,7 +41,7 @@ def run_site(tmp_path: Path, group_vars: dict, drop: tuple[str, ...] = ()) -> su
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     return subprocess.run(
-        ["ansible-playbook", "-i", str(inventory), str(PLAYBOOK)],
+        ["ansible-playbook", "-i", str(inventory), str(PLAYBOOK), *extra],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -32,6 +32,8 @@ ANSIBLE_PLAYBOOK = ROOT / ".venv" / "bin" / "ansible-playbook"
 
 DOMAIN = os.environ.get("BENCH_DOMAIN", "app.example.test")
 HTTPS_PORT = int(os.environ.get("KIT_SANDBOX_HTTPS_PORT", "8443"))
+# The kit's own app, which the bench measures (the sandbox has another: inventory/sandbox).
+APP = "webapp"
 SOCKET = "/run/webapp/app.sock"
 LIVE_STATE = "/var/lib/webapp/live.json"
 # Where the bench's own helpers go on the sandbox (and Debian's tools come from apt).
@@ -198,10 +200,12 @@ def playbook(
     """Run one of the kit's playbooks from the controller, as a user would; the output goes to a log.
 
     name is a file in playbooks/, or a path from the repository's root (the bench's own playbooks).
+    The kit's playbooks run for the kit's app only (-e app=webapp): the sandbox runs a second
+    app (taskboard), which the bench leaves alone.
     """
     LOGS.mkdir(parents=True, exist_ok=True)
     path = ROOT / name if "/" in name else ROOT / "playbooks" / name
-    args = [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(path)]
+    args = [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(path)] + ([] if "/" in name else ["-e", f"app={APP}"])
     for value in extra:
         args += ["-e", value if isinstance(value, str) else json.dumps(value)]
     stamp = time.strftime("%Y%m%dT%H%M%S")

@@ -249,12 +249,6 @@ def baseline_problems(v: Mapping[str, Any], roles: Sequence[str]) -> list[str]:
 def runtime_problems(v: Mapping[str, Any]) -> list[str]:
     """The app tier (roles pyenv, app, gunicorn): what the inputs of one role mean for another."""
     problems: list[str] = []
-    pythons, python = v["pyenv_python_versions"], v["app_python_version"]
-    if python not in pythons:
-        problems.append(
-            f"app_python_version {_json(python)} is not one of pyenv_python_versions {_json(pythons)}"
-            ": the pyenv role would not build it"
-        )
     if "app_migrate_command" in v:
         problems.append(
             "app_migrate_command was replaced by app_release_commands (a list): app_release_commands: ["
@@ -541,14 +535,47 @@ def _nginx_names(a: Mapping[str, Any], b: Mapping[str, Any], wa: str, wb: str) -
     ]
 
 
-def report(hosts: Iterable[str], hostvars: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """Every host's problems, one line each: argument spec errors first, then the rules'."""
+def required_problems(v: Mapping[str, Any], names: Iterable[str]) -> list[str]:
+    """Inputs a role's spec requires that are empty as the role would see them.
+
+    An app's inputs are always set, by a role's default at least (roles/apps); a default
+    left empty (app_repo_url: "") stands for "required, no safe default".
+    """
+    return [f"{name} is required and empty: set it for the app" for name in names if v.get(name) in (None, "", [], {})]
+
+
+def spec_problems(registered: Mapping[str, Any]) -> list[str]:
+    """The errors of validate_argument_spec run in a loop over roles, as `role <name>: <error>`.
+
+    Each item is a role's name, or a mapping with its role and entry point (`role <name> <entry point>:`
+    unless the entry point is main).
+    """
+    problems = []
+    for result in registered.get("results", []):
+        item = result["item"]
+        role = (
+            item
+            if isinstance(item, str)
+            else " ".join([item["role"]] + ([] if item["entry_point"] == "main" else [item["entry_point"]]))
+        )
+        problems += [f"role {role}: {error}" for error in result.get("argument_errors", [])]
+    return problems
+
+
+def report(hosts: Iterable[str], hostvars: Mapping[str, Mapping[str, Any]], wanted_app: str = "") -> list[str]:
+    """Every host's problems, one line each: argument spec errors first, then the rules'.
+
+    wanted_app: the app the run is about (-e app=<name>), which some host must have.
+    """
+    hosts = list(hosts)
     lines: list[str] = []
     for host in hosts:
         h = hostvars[host]
-        for result in (h.get("__preflight_argument_specs") or {}).get("results", []):
-            lines += [f"{host}: role {result['item']}: {error}" for error in result.get("argument_errors", [])]
+        lines += [f"{host}: {problem}" for problem in spec_problems(h.get("__preflight_argument_specs") or {})]
         lines += [f"{host}: {problem}" for problem in h.get("__preflight_problems", [])]
+    names = sorted({str(name) for host in hosts for name in hostvars[host].get("__apps_names") or []})
+    if wanted_app and wanted_app not in names:
+        lines.append(f"app={wanted_app}: no server of this run has an app of that name (apps: {', '.join(names)})")
     return lines
 
 
@@ -576,5 +603,7 @@ class FilterModule:
             "preflight_web_problems": _host_inputs(web_problems),
             "preflight_apps_entry_problems": apps_entry_problems,
             "preflight_app_collisions": app_collisions,
+            "preflight_spec_problems": spec_problems,
+            "preflight_required_problems": required_problems,
             "preflight_report": report,
         }

@@ -1,4 +1,4 @@
-"""Helpers for the apps the kit did not write: the same as molecule/default's, for another app and socket."""
+"""Helpers for the apps the kit did not write, two on each server: molecule/default's, per app."""
 
 from __future__ import annotations
 
@@ -27,7 +27,12 @@ assert_events_arrive_spread = kit.assert_events_arrive_spread
 REPOS = kit.PROJECT / ".cache" / "repos"
 
 
-def app_servers(group: str) -> list[kit.Server]:
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Check the converged state first; the deploys, which change the servers, run last."""
+    items.sort(key=lambda item: item.path.name == "test_deploys.py")
+
+
+def app_servers(group: str = "web") -> list[kit.Server]:
     hosts = kit.AnsibleRunner(kit.os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts(group)
     return [
         kit.Server(name, testinfra.get_host(f"ansible://{name}?ansible_inventory={kit.INVENTORY}"))
@@ -36,23 +41,41 @@ def app_servers(group: str) -> list[kit.Server]:
 
 
 @pytest.fixture(scope="session")
-def taskboards() -> list[kit.Server]:
-    return app_servers("taskboard")
+def servers() -> list[kit.Server]:
+    """Both servers: each runs taskboard and classic."""
+    return app_servers()
+
+
+def socket_of(app: str) -> str:
+    """The app's stable Gunicorn socket (roles/gunicorn)."""
+    return f"/run/{app}/app.sock"
+
+
+# Each app's own health URL (its entry in apps: gunicorn_health_path).
+HEALTH = {"taskboard": "/healthz", "classic": "/status"}
 
 
 def commit_change(app: str, branch: str, message: str, edits: dict[str, str | None], base: str = "main") -> str:
     return kit.commit_app_change(branch, message, edits, base=base, repo=REPOS / f"{app}.git")
 
 
-def site(host) -> dict:
-    """A server's first domain, its published HTTPS port, and an SSL context trusting Pebble's current root."""
+def entry(host, app: str) -> dict:
+    """The app's entry in the server's apps, as the inventory writes it."""
+    (found,) = [item for item in host.ansible.get_variables()["apps"] if item["app_name"] == app]
+    return found
+
+
+def site(host, app: str) -> dict:
+    """An app's first domain, the server's published HTTPS port, and an SSL context trusting Pebble's current root."""
     variables = host.ansible.get_variables()
+    # The inventory names each app's domain after the server's release.
+    domain = entry(host, app)["nginx_domains"][0].replace("{{ kit_test_release }}", variables["kit_test_release"])
     root = host.check_output(f"curl -sS --fail --cacert {PEBBLE_API_CA} https://pebble:15000/roots/0")
     return {
-        "name": variables["nginx_domains"][0],
+        "name": domain,
         "port": int(variables["kit_test_https_port"]),
         "context": ssl.create_default_context(cadata=root),
-        "app": variables["app_name"],
+        "app": app,
     }
 
 

@@ -7,12 +7,12 @@ import json
 import pytest
 from conftest import https, live, site
 
-testinfra_hosts = ["ansible://kit-apps-classic"]
+testinfra_hosts = ["ansible://kit-apps-bookworm", "ansible://kit-apps-trixie"]
 
 
 @pytest.fixture(scope="module")
 def target(host) -> dict:
-    return site(host)
+    return site(host, "classic")
 
 
 def test_it_serves_through_nginx(target):
@@ -41,3 +41,11 @@ def test_its_settings_are_its_own_and_private(host):
     assert not settings.contains("APP_")
     # The database lives outside the release, where DATABASE_URL says.
     assert host.file("/srv/classic/shared/data/classic.db").exists
+
+
+def test_it_runs_on_the_cpython_it_asks_for_next_to_the_default(host):
+    release = live(host, "classic")["release"]
+    python = host.check_output(f"{release['venv']}/bin/python -c 'import platform; print(platform.python_version())'")
+    assert python == "3.11.2"
+    # One pyenv build per version, shared by the apps that ask for it.
+    assert sorted(host.check_output("ls /opt/pyenv/versions").split()) == ["3.11.2", "3.13.5"]

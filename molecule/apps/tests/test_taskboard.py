@@ -21,7 +21,7 @@ SOCKET = "/run/taskboard/app.sock"
 
 @pytest.fixture(scope="module")
 def target(host) -> dict:
-    return site(host)
+    return site(host, "taskboard")
 
 
 def test_health_and_settings_are_the_apps_own(target):
@@ -38,6 +38,8 @@ def test_it_was_installed_from_its_lock_with_the_kits_server(host):
     fastapi = host.check_output(f"{venv}/bin/python -c 'import fastapi; print(fastapi.__version__)'")
     assert f'name = "fastapi"\nversion = "{fastapi}"' in lock
     assert host.check_output(f"{venv}/bin/python -c 'import gunicorn; print(gunicorn.__version__)'") == "27.0.1"
+    # The kit's default CPython; classic, on the same server, runs on another (test_classic.py).
+    assert host.check_output(f"{venv}/bin/python -c 'import platform; print(platform.python_version())'") == "3.13.5"
     # The src layout: the release's code is imported from the release, not from a copy.
     color = live(host, "taskboard")["color"]
     assert process_environment(host, f"taskboard-{color}")["PYTHONPATH"] == f"{release['dir']}/src"

@@ -166,29 +166,33 @@ def servers() -> list[Server]:
 
 @contextmanager
 def steady_load(
-    servers: list[Server], seconds: int = 600, unix_socket: str = SOCKET, path: str = "/health"
+    servers: list[Server], seconds: int = 600, unix_socket: str = SOCKET, path: str = "/health", tag: str = "load"
 ) -> Iterator[dict[str, dict]]:
-    """Keep every server under load (on its stable socket) while the block runs; yield the summaries after."""
+    """Keep every server under load (on its stable socket) while the block runs; yield the summaries after.
+
+    tag names the load's files on the server, so two loads (one per app) can run at once.
+    """
     summaries: dict[str, dict] = {}
+    files = f"/tmp/kit-{tag}"
     for server in servers:
-        server.host.run("rm -f /tmp/kit-load.stop /tmp/kit-load.json")
+        server.host.run(f"rm -f {files}.stop {files}.json")
         server.host.run(
             f"nohup python3 {LOADGEN} --unix {unix_socket} --path {path} --concurrency 2 --interval 0.05 --timeout 20 "
-            f"--duration {seconds} --requests 500000 --stop-file /tmp/kit-load.stop "
-            "> /tmp/kit-load.json 2>/tmp/kit-load.err &"
+            f"--duration {seconds} --requests 500000 --stop-file {files}.stop "
+            f"> {files}.json 2>{files}.err &"
         )
     time.sleep(2)
     try:
         yield summaries
     finally:
         for server in servers:
-            server.host.run("touch /tmp/kit-load.stop")
+            server.host.run(f"touch {files}.stop")
         for server in servers:
             for _ in range(60):
-                out = server.host.run("cat /tmp/kit-load.json").stdout.strip()
+                out = server.host.run(f"cat {files}.json").stdout.strip()
                 if out:
                     summaries[server.name] = json.loads(out)
                     break
                 time.sleep(0.5)
             else:
-                summaries[server.name] = {"failed": -1, "error": server.host.run("cat /tmp/kit-load.err").stdout}
+                summaries[server.name] = {"failed": -1, "error": server.host.run(f"cat {files}.err").stdout}

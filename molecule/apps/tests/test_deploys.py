@@ -1,0 +1,124 @@
+"""Deploys of one app while both apps of each server are under steady load: they run last.
+
+Each deploy names its app (-e app=<name>); the other app must not notice: no failed
+request, the same release, the same Gunicorn master (nothing restarted).
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+
+from conftest import HEALTH, commit_change, live, run_playbook, runs_from, socket_of, steady_load
+
+APPS = ("taskboard", "classic")
+history: dict[str, str] = {}
+
+
+def master(host, app: str) -> str:
+    """The live color's Gunicorn master: a restart would change it."""
+    return host.check_output(f"supervisorctl pid {app}-{live(host, app)['color']}")
+
+
+class Loads:
+    """Steady load on both apps of both servers while the block runs; each app's summaries after."""
+
+    def __init__(self, servers):
+        self.servers = servers
+        self.summaries: dict[str, dict[str, dict]] = {}
+        self.stack = ExitStack()
+
+    def __enter__(self) -> Loads:
+        for app in APPS:
+            load = steady_load(self.servers, unix_socket=socket_of(app), path=HEALTH[app], tag=f"load-{app}")
+            self.summaries[app] = self.stack.enter_context(load)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stack.close()
+
+    def assert_none_failed(self) -> None:
+        for app, per_server in self.summaries.items():
+            for server, summary in per_server.items():
+                assert summary["requests"] > 100 and summary["failed"] == 0, (app, server, summary)
+
+
+def untouched(servers, app: str) -> dict[str, tuple[str, str]]:
+    """What must not change on an app while another is deployed: its release and its master."""
+    return {server.name: (live(server.host, app)["release"]["id"], master(server.host, app)) for server in servers}
+
+
+def test_deploying_one_app_fails_no_request_of_either_and_leaves_the_other_alone(servers):
+    before = {server.name: live(server.host, "taskboard")["release"]["id"] for server in servers}
+    history["before"] = next(iter(before.values()))
+    classic = untouched(servers, "classic")
+    commit = commit_change("taskboard", "redeploy", "A new release", {"README.md": "\nredeployed\n"})
+    with Loads(servers) as loads:
+        run_playbook("deploy.yml", "-e", "app=taskboard", "-e", f"app_repo_version={commit}")
+    loads.assert_none_failed()
+    for server in servers:
+        release = live(server.host, "taskboard")["release"]
+        assert release["id"] == commit[:12] != before[server.name]
+        # The worker moved to the new release after the web switch, and works.
+        assert runs_from(server.host, "taskboard-worker") == release["id"]
+    assert untouched(servers, "classic") == classic
+    history["redeploy"] = commit[:12]
+
+
+def test_a_failing_release_command_leaves_the_live_release_and_its_worker(servers):
+    commit = commit_change(
+        "taskboard", "failing", "A release whose migration fails", {"README.md": "\nfails\n"}, base="test/redeploy"
+    )
+    failing = {
+        "app_release_commands": ["python -m taskboard.migrate", "python -c 'raise SystemExit(\"schema v9 failed\")'"]
+    }
+    classic = untouched(servers, "classic")
+    with Loads(servers) as loads:
+        args = ("-e", "app=taskboard", "-e", f"app_repo_version={commit}", "-e", json.dumps(failing))
+        result = run_playbook("deploy.yml", *args, check=False)
+    assert result.returncode != 0
+    assert f"A release command of release {commit[:12]} failed with status 1" in result.stdout
+    assert "schema v9 failed" in result.stdout
+    loads.assert_none_failed()
+    for server in servers:
+        release = live(server.host, "taskboard")["release"]
+        assert release["id"] == history["redeploy"]
+        assert runs_from(server.host, "taskboard-worker") == release["id"]
+    assert untouched(servers, "classic") == classic
+
+
+def test_a_release_that_cannot_start_leaves_its_app_and_the_other_serving(servers):
+    # classic's new release dies on import: its health gate fails, nothing switches.
+    commit = commit_change("classic", "broken", "A release that cannot start", {"main.py": "\nraise SystemExit(3)\n"})
+    classic = {server.name: live(server.host, "classic")["release"]["id"] for server in servers}
+    taskboard = untouched(servers, "taskboard")
+    with Loads(servers) as loads:
+        result = run_playbook("deploy.yml", "-e", "app=classic", "-e", f"app_repo_version={commit}", check=False)
+    assert result.returncode != 0
+    assert commit[:12] in result.stdout
+    loads.assert_none_failed()
+    for server in servers:
+        assert live(server.host, "classic")["release"]["id"] == classic[server.name] != commit[:12]
+    assert untouched(servers, "taskboard") == taskboard
+
+
+def test_rollback_of_one_app_moves_its_web_and_worker_back_and_leaves_the_other(servers):
+    classic = untouched(servers, "classic")
+    with Loads(servers) as loads:
+        run_playbook("rollback.yml", "-e", "app=taskboard")
+    loads.assert_none_failed()
+    for server in servers:
+        release = live(server.host, "taskboard")["release"]
+        assert release["id"] == history["before"]
+        assert runs_from(server.host, "taskboard-worker") == release["id"]
+    assert untouched(servers, "classic") == classic
+
+
+def test_an_app_no_server_has_is_refused_before_any_change(servers):
+    before = {app: untouched(servers, app) for app in APPS}
+    result = run_playbook("deploy.yml", "-e", "app=taskbord", check=False)
+    assert result.returncode != 0
+    refused = "app=taskbord: no server of this run has an app of that name (apps here: classic, taskboard)"
+    assert refused in result.stdout
+    assert "changed=0" in result.stdout and "changed=1" not in result.stdout
+    assert {app: untouched(servers, app) for app in APPS} == before
