@@ -24,6 +24,8 @@ from websockets.sync.client import connect as connect_websocket
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 SERVER_ROOT = "/tmp/kit-pebble-root.pem"
+# The app's site: nginx_site_name is the app's name (playbooks/vars/web.yml), webapp by default.
+SITE_FILE = "/etc/nginx/apps/webapp.conf"
 ANSWER_LOCALLY = "--resolve {d}:443:127.0.0.1 --resolve {d}:80:127.0.0.1"
 
 
@@ -190,7 +192,7 @@ def test_server_sent_events_arrive_as_they_are_produced(site):
 
 def test_ordinary_requests_keep_the_upstream_connection_alive(host):
     """Connection: upgrade only for upgrade requests; an empty one for the rest keeps keep-alive."""
-    config = host.file("/etc/nginx/nginx.conf").content_string
+    config = host.file(SITE_FILE).content_string
     assert re.search(r'map \$http_upgrade \$\w+_connection \{\s*default upgrade;\s*"" "";\s*\}', config)
     assert 'proxy_set_header Connection "";' not in config
 
@@ -207,7 +209,7 @@ def test_metrics_are_refused_from_outside(site, path):
 
 
 def test_metrics_answer_the_server_itself(host, site):
-    """Over loopback (IPv4: Docker gives the test containers no IPv6 address; ::1 is allowed in nginx.conf)."""
+    """Over loopback (IPv4: Docker gives the test containers no IPv6 address; ::1 is allowed in the site's file)."""
     name = site["domains"][0]
     out = host.run(
         f"curl -sS --max-time 10 --cacert {SERVER_ROOT} --resolve {name}:443:127.0.0.1 "
@@ -220,7 +222,7 @@ def test_metrics_answer_the_server_itself(host, site):
 
 def test_the_allow_list_reaches_nginx(host, site):
     assert site["internal_allow"], "the scenario sets nginx_internal_allow"
-    config = host.file("/etc/nginx/nginx.conf").content_string
+    config = host.file(SITE_FILE).content_string
     block = config[config.index("location ^~ /metrics {") :]
     block = block[: block.index("}")]
     allowed = re.findall(r"allow (\S+);", block)
@@ -446,4 +448,4 @@ def test_rate_limit_when_switched_on(host, site):
         assert codes[:3] == ["200"] * 3 and "429" in codes, codes
     finally:
         run_playbook("web.yml", "--limit", name)
-    assert "limit_req" not in host.file("/etc/nginx/nginx.conf").content_string
+    assert "limit_req" not in host.file(SITE_FILE).content_string
