@@ -128,6 +128,16 @@ def test_acme_challenges_are_served_on_port_80_not_redirected(host, site):
     assert missing.stdout == "404"
 
 
+def test_the_site_is_a_file_of_its_own(host, site):
+    """nginx.conf holds what the server shares; the app's site is its own file, which nginx.conf includes."""
+    server = host.file("/etc/nginx/nginx.conf")
+    site_file = host.file(SITE_FILE)
+    assert (site_file.user, site_file.group, site_file.mode) == ("root", "root", 0o644)
+    assert f"server_name {' '.join(site['domains'])};" in site_file.content_string
+    assert "include /etc/nginx/apps/*.conf;" in server.content_string
+    assert "server_name _;" in server.content_string and site["domains"][0] not in server.content_string
+
+
 def test_http2_is_offered(host, site):
     out = local_curl(host, site, f"--http2 -o /dev/null -w '%{{http_version}}' https://{site['domains'][0]}/health")
     assert out.stdout == "2", out.stderr
@@ -423,13 +433,37 @@ def test_forced_renewal_serves_a_new_certificate_without_dropping_a_request(host
 # --- a bad nginx input never lands ------------------------------------------------------------
 
 
-def test_an_invalid_nginx_config_is_refused_and_the_site_keeps_serving(host, site):
-    before = host.file("/etc/nginx/nginx.conf").sha256sum
-    bad = json.dumps({"nginx_extra_http_config": "proxy_pass http://nowhere;"})
-    result = run_playbook("web.yml", "--limit", host.backend.get_hostname(), "-e", bad, check=False)
+@pytest.mark.parametrize(
+    ("bad", "config", "said"),
+    [
+        ({"nginx_extra_http_config": "proxy_pass http://nowhere;"}, "/etc/nginx/nginx.conf", "is not allowed here"),
+        ({"nginx_client_max_body_size": "lots"}, SITE_FILE, '"client_max_body_size" directive invalid value'),
+    ],
+    ids=["server", "site"],
+)
+def test_an_invalid_nginx_config_is_refused_and_the_site_keeps_serving(host, site, bad, config, said):
+    before = host.file(config).sha256sum
+    result = run_playbook("web.yml", "--limit", host.backend.get_hostname(), "-e", json.dumps(bad), check=False)
     assert result.returncode != 0
-    assert "failed to validate" in result.stdout and "is not allowed here" in result.stdout
-    assert host.file("/etc/nginx/nginx.conf").sha256sum == before
+    assert "failed to validate" in result.stdout and said in result.stdout, result.stdout[-3000:]
+    assert host.file(config).sha256sum == before
+    assert https_get(site, "/health").status == 200
+
+
+def test_a_site_that_clashes_with_another_apps_site_is_refused(host, site):
+    """The site is tested with the other apps' sites: one that took the rate limit zone it asks for stops it."""
+    other = "/etc/nginx/apps/kit-test-other.conf"
+    before = host.file(SITE_FILE).sha256sum
+    host.run(f"echo 'limit_req_zone $binary_remote_addr zone=webapp:10m rate=1r/s;' > {other}")
+    try:
+        limited = json.dumps({"nginx_rate_limit_enabled": True})
+        result = run_playbook("web.yml", "--limit", host.backend.get_hostname(), "-e", limited, check=False)
+    finally:
+        host.run(f"rm -f {other}")
+    assert result.returncode != 0
+    assert "failed to validate" in result.stdout, result.stdout[-3000:]
+    assert 'limit_req_zone "webapp" is already bound' in result.stdout, result.stdout[-3000:]
+    assert host.file(SITE_FILE).sha256sum == before
     assert https_get(site, "/health").status == 200
 
 
