@@ -211,7 +211,7 @@ def add_ratios(
     return matrix
 
 
-# What nginx adds to each request it passes on (roles/nginx/templates/nginx.conf.j2), as wrk
+# What nginx adds to each request it passes on (roles/nginx/templates/site.conf.j2), as wrk
 # sends them straight to Gunicorn: the app parses the same headers without nginx in the way.
 NGINX_HEADERS = {
     "Host": DOMAIN,

@@ -24,6 +24,8 @@ from websockets.sync.client import connect as connect_websocket
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 SERVER_ROOT = "/tmp/kit-pebble-root.pem"
+# The app's site: nginx_site_name is the app's name (playbooks/vars/web.yml), webapp by default.
+SITE_FILE = "/etc/nginx/apps/webapp.conf"
 ANSWER_LOCALLY = "--resolve {d}:443:127.0.0.1 --resolve {d}:80:127.0.0.1"
 
 
@@ -126,6 +128,16 @@ def test_acme_challenges_are_served_on_port_80_not_redirected(host, site):
     assert missing.stdout == "404"
 
 
+def test_the_site_is_a_file_of_its_own(host, site):
+    """nginx.conf holds what the server shares; the app's site is its own file, which nginx.conf includes."""
+    server = host.file("/etc/nginx/nginx.conf")
+    site_file = host.file(SITE_FILE)
+    assert (site_file.user, site_file.group, site_file.mode) == ("root", "root", 0o644)
+    assert f"server_name {' '.join(site['domains'])};" in site_file.content_string
+    assert "include /etc/nginx/apps/*.conf;" in server.content_string
+    assert "server_name _;" in server.content_string and site["domains"][0] not in server.content_string
+
+
 def test_http2_is_offered(host, site):
     out = local_curl(host, site, f"--http2 -o /dev/null -w '%{{http_version}}' https://{site['domains'][0]}/health")
     assert out.stdout == "2", out.stderr
@@ -190,7 +202,7 @@ def test_server_sent_events_arrive_as_they_are_produced(site):
 
 def test_ordinary_requests_keep_the_upstream_connection_alive(host):
     """Connection: upgrade only for upgrade requests; an empty one for the rest keeps keep-alive."""
-    config = host.file("/etc/nginx/nginx.conf").content_string
+    config = host.file(SITE_FILE).content_string
     assert re.search(r'map \$http_upgrade \$\w+_connection \{\s*default upgrade;\s*"" "";\s*\}', config)
     assert 'proxy_set_header Connection "";' not in config
 
@@ -207,7 +219,7 @@ def test_metrics_are_refused_from_outside(site, path):
 
 
 def test_metrics_answer_the_server_itself(host, site):
-    """Over loopback (IPv4: Docker gives the test containers no IPv6 address; ::1 is allowed in nginx.conf)."""
+    """Over loopback (IPv4: Docker gives the test containers no IPv6 address; ::1 is allowed in the site's file)."""
     name = site["domains"][0]
     out = host.run(
         f"curl -sS --max-time 10 --cacert {SERVER_ROOT} --resolve {name}:443:127.0.0.1 "
@@ -220,7 +232,7 @@ def test_metrics_answer_the_server_itself(host, site):
 
 def test_the_allow_list_reaches_nginx(host, site):
     assert site["internal_allow"], "the scenario sets nginx_internal_allow"
-    config = host.file("/etc/nginx/nginx.conf").content_string
+    config = host.file(SITE_FILE).content_string
     block = config[config.index("location ^~ /metrics {") :]
     block = block[: block.index("}")]
     allowed = re.findall(r"allow (\S+);", block)
@@ -421,13 +433,37 @@ def test_forced_renewal_serves_a_new_certificate_without_dropping_a_request(host
 # --- a bad nginx input never lands ------------------------------------------------------------
 
 
-def test_an_invalid_nginx_config_is_refused_and_the_site_keeps_serving(host, site):
-    before = host.file("/etc/nginx/nginx.conf").sha256sum
-    bad = json.dumps({"nginx_extra_http_config": "proxy_pass http://nowhere;"})
-    result = run_playbook("web.yml", "--limit", host.backend.get_hostname(), "-e", bad, check=False)
+@pytest.mark.parametrize(
+    ("bad", "config", "said"),
+    [
+        ({"nginx_extra_http_config": "proxy_pass http://nowhere;"}, "/etc/nginx/nginx.conf", "is not allowed here"),
+        ({"nginx_client_max_body_size": "lots"}, SITE_FILE, '"client_max_body_size" directive invalid value'),
+    ],
+    ids=["server", "site"],
+)
+def test_an_invalid_nginx_config_is_refused_and_the_site_keeps_serving(host, site, bad, config, said):
+    before = host.file(config).sha256sum
+    result = run_playbook("web.yml", "--limit", host.backend.get_hostname(), "-e", json.dumps(bad), check=False)
     assert result.returncode != 0
-    assert "failed to validate" in result.stdout and "is not allowed here" in result.stdout
-    assert host.file("/etc/nginx/nginx.conf").sha256sum == before
+    assert "failed to validate" in result.stdout and said in result.stdout, result.stdout[-3000:]
+    assert host.file(config).sha256sum == before
+    assert https_get(site, "/health").status == 200
+
+
+def test_a_site_that_clashes_with_another_apps_site_is_refused(host, site):
+    """The site is tested with the other apps' sites: one that took the rate limit zone it asks for stops it."""
+    other = "/etc/nginx/apps/kit-test-other.conf"
+    before = host.file(SITE_FILE).sha256sum
+    host.run(f"echo 'limit_req_zone $binary_remote_addr zone=webapp:10m rate=1r/s;' > {other}")
+    try:
+        limited = json.dumps({"nginx_rate_limit_enabled": True})
+        result = run_playbook("web.yml", "--limit", host.backend.get_hostname(), "-e", limited, check=False)
+    finally:
+        host.run(f"rm -f {other}")
+    assert result.returncode != 0
+    assert "failed to validate" in result.stdout, result.stdout[-3000:]
+    assert 'limit_req_zone "webapp" is already bound' in result.stdout, result.stdout[-3000:]
+    assert host.file(SITE_FILE).sha256sum == before
     assert https_get(site, "/health").status == 200
 
 
@@ -446,4 +482,4 @@ def test_rate_limit_when_switched_on(host, site):
         assert codes[:3] == ["200"] * 3 and "429" in codes, codes
     finally:
         run_playbook("web.yml", "--limit", name)
-    assert "limit_req" not in host.file("/etc/nginx/nginx.conf").content_string
+    assert "limit_req" not in host.file(SITE_FILE).content_string
