@@ -198,7 +198,8 @@ def stale_readmes(roles: list[Path]) -> list[str]:
 PER_APP_ENTRY_POINTS = {
     "app": ("main",),
     "gunicorn": ("main", "rollback"),
-    # TEMP
+    "nginx": ("site",),
+    "certbot": ("certificate",),
 }
 # Server inputs that are the kit's own, not a role's (playbooks/vars/apt.yml reads it).
 KIT_SERVER_INPUTS = ("apt_lock_timeout",)

@@ -252,11 +252,6 @@ def test_runtime_passes_an_apps_own_choices():
     ("variables", "problem"),
     [
         (
-            {"app_python_version": "3.12.9"},
-            'app_python_version "3.12.9" is not one of pyenv_python_versions ["3.13.5"]'
-            ": the pyenv role would not build it",
-        ),
-        (
             {"app_migrate_command": "alembic upgrade head"},
             "app_migrate_command was replaced by app_release_commands (a list):"
             ' app_release_commands: ["alembic upgrade head"]',
@@ -274,7 +269,7 @@ def test_runtime_passes_an_apps_own_choices():
             'app_env/app_secret_env: "API-TOKEN" is not an environment variable name',
         ),
     ],
-    ids=["python-not-built", "migrate-command-renamed", "process-named-like-a-color", "process-name", "env-name"],
+    ids=["migrate-command-renamed", "process-named-like-a-color", "process-name", "env-name"],
 )
 def test_runtime_fails(variables, problem):
     assert input_rules.runtime_problems(host(**variables)) == [problem]
@@ -296,10 +291,6 @@ def test_web_takes_what_ansibles_bool_takes_as_agreement(agreed):
     ("variables", "problem"),
     [
         (
-            {"nginx_domains": [], "certbot_agree_tos": True},
-            "nginx_domains is empty: list the domain names the site answers to",
-        ),
-        (
             {"nginx_domains": ["a.example.com", "a.example.com"], "certbot_agree_tos": True},
             'nginx_domains lists a name twice: ["a.example.com", "a.example.com"]',
         ),
@@ -309,10 +300,43 @@ def test_web_takes_what_ansibles_bool_takes_as_agreement(agreed):
             " (Let's Encrypt: https://letsencrypt.org/repository/) and set it",
         ),
     ],
-    ids=["no-domains", "duplicate-domain", "terms-not-agreed"],
+    ids=["duplicate-domain", "terms-not-agreed"],
 )
 def test_web_fails(variables, problem):
     assert input_rules.web_problems(host(**variables)) == [problem]
+
+
+# --- what the preflight reads for each app -------------------------------------------------
+
+
+def test_a_required_input_left_empty_is_a_problem_and_a_set_one_is_not():
+    app = {"app_repo_url": "", "nginx_domains": [], "certbot_email": "ops@example.test", "app_env": {}}
+    assert input_rules.required_problems(app, ["app_repo_url", "nginx_domains", "certbot_email"]) == [
+        "app_repo_url is required and empty: set it for the app",
+        "nginx_domains is required and empty: set it for the app",
+    ]
+
+
+def test_spec_errors_name_the_role_and_its_entry_point_unless_main():
+    registered = {
+        "results": [
+            {"item": "sshd", "argument_errors": ["sshd_port must be an int"]},
+            {"item": {"role": "nginx", "entry_point": "site"}, "argument_errors": ["missing nginx_domains"]},
+            {"item": {"role": "app", "entry_point": "main"}, "argument_errors": []},
+        ]
+    }
+    assert input_rules.spec_problems(registered) == [
+        "role sshd: sshd_port must be an int",
+        "role nginx site: missing nginx_domains",
+    ]
+
+
+def test_an_app_no_server_has_is_reported_once_with_the_names_there_are():
+    hostvars = {"one": {"__apps_names": ["notes"]}, "two": {"__apps_names": ["admin", "notes"]}}
+    assert input_rules.report(["one", "two"], hostvars, "admn") == [
+        "app=admn: no server of this run has an app of that name (apps: admin, notes)"
+    ]
+    assert input_rules.report(["one", "two"], hostvars, "admin") == []
 
 
 # --- the report --------------------------------------------------------------------------

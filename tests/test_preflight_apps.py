@@ -36,7 +36,7 @@ def test_two_good_apps_pass_preflight(tmp_path):
     [
         (
             [NOTES, {**ADMIN, "nginx_domains": ["notes.example.test"]}],
-            ['"notes.example.test" is a domain of apps[0] (notes) and apps[1] (admin)'],
+            ['nginx_domains: "notes.example.test" is in apps[0] (notes) and apps[1] (admin)'],
         ),
         ([NOTES, {**ADMIN, "app_name": "notes"}], ["apps[0] (notes) and apps[1] (notes)"]),
         ([NOTES, {**ADMIN, "app_user": "notes"}], ["user"]),
@@ -50,7 +50,7 @@ def test_two_good_apps_pass_preflight(tmp_path):
         # An app's own inputs against the per-app roles' specs, named by the app.
         ([NOTES, {**ADMIN, "gunicorn_workers": "many"}], ["app admin: role gunicorn:", "gunicorn_workers"]),
         ([NOTES, {k: v for k, v in ADMIN.items() if k != "app_repo_url"}], ["app admin: app_repo_url is required"]),
-        ("notes", ["apps must be a list"]),
+        ("notes", ["apps is not a list"]),
     ],
     ids=[
         "same-domain",

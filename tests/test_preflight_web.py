@@ -8,8 +8,8 @@ from test_preflight_runtime import assert_stopped
 @pytest.mark.parametrize(
     ("group_vars", "drop", "expected"),
     [
-        ({"nginx_domains": []}, (), ["nginx_domains is empty"]),
-        ({}, ("nginx_domains",), ["role nginx:", "nginx_domains"]),
+        ({"nginx_domains": []}, (), ["app webapp: nginx_domains is required and empty"]),
+        ({}, ("nginx_domains",), ["app webapp: nginx_domains is required and empty"]),
         (
             {"nginx_domains": ["app.example.test", "bad_name!.example"]},
             (),
@@ -22,11 +22,11 @@ from test_preflight_runtime import assert_stopped
             (),
             ['certbot_email: "ops-at-example.test" is not an e-mail address'],
         ),
-        ({}, ("certbot_email",), ["role certbot:", "certbot_email"]),
+        ({}, ("certbot_email",), ["app webapp: certbot_email is required and empty"]),
         ({"certbot_agree_tos": False}, (), ["certbot_agree_tos is not true"]),
         ({"certbot_acme_directory_url": "http://acme.example.test/dir"}, (), ["is not an https:// ACME directory URL"]),
-        ({"certbot_key_type": "dsa"}, (), ["role certbot:", "certbot_key_type", "ecdsa"]),
-        ({"nginx_rate_limit_enabled": "sometimes"}, (), ["role nginx:", "nginx_rate_limit_enabled", "bool"]),
+        ({"certbot_key_type": "dsa"}, (), ["app webapp: role certbot certificate:", "certbot_key_type", "ecdsa"]),
+        ({"nginx_rate_limit_enabled": "sometimes"}, (), ["role nginx site:", "nginx_rate_limit_enabled", "bool"]),
         (
             {"nginx_internal_allow": ["10.0.0.0/8", "10.0.0.1; allow all"]},
             (),
@@ -37,7 +37,11 @@ from test_preflight_runtime import assert_stopped
             (),
             ['nginx_internal_locations: "metrics { }" is not a URL path'],
         ),
-        ({"nginx_internal_allow": {"prometheus": "10.0.0.1"}}, (), ["role nginx:", "nginx_internal_allow", "list"]),
+        (
+            {"nginx_internal_allow": {"prometheus": "10.0.0.1"}},
+            (),
+            ["role nginx site:", "nginx_internal_allow", "list"],
+        ),
         ({"apt_lock_timeout": "a minute"}, (), ['apt_lock_timeout: "a minute" is not a number of seconds']),
     ],
     ids=[

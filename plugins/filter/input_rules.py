@@ -273,9 +273,9 @@ def runtime_problems(v: Mapping[str, Any]) -> list[str]:
 def web_problems(v: Mapping[str, Any]) -> list[str]:
     """The HTTPS front (roles nginx, certbot). The form of each domain is in FORMS."""
     problems: list[str] = []
+    # An empty list is a required input left empty (required_problems).
     if "nginx_domains" in v:
-        domains = v["nginx_domains"]
-        problems += domains_empty(domains, "nginx_domains") + domains_twice(domains, "nginx_domains")
+        problems += domains_twice(v["nginx_domains"], "nginx_domains")
     if not _to_bool(v["certbot_agree_tos"]):
         problems.append(
             "certbot_agree_tos is not true: read the ACME server's terms of service"
