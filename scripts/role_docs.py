@@ -292,15 +292,28 @@ def apps_task_text(inputs: dict[str, str]) -> str:
     mapping = "\n".join(lines)
     return f"""---
 {GENERATED}
+# yamllint disable rule:line-length
 # One app: tasks/each.yml includes this once per app. The roles the play asks for
 # (apps_roles) run with each of the app's inputs worked out for this app: the app's own
 # value (its entry in apps), else the server's, else the role's default
 # (plugins/filter/apps.py, app_input).
 - name: Run the app's roles with its inputs
   vars:
-    __apps_entry: "{{{{ (apps_entries | app_entries)[__apps_index] }}}}"
+    # The app's entry in the inventory's apps; for an app being removed, what the server recorded of it.
+    __apps_entry: "{{{{ (__apps_removed_entries | default(apps | default(none)) | app_entries)[__apps_index] }}}}"
 {mapping}
   block:
+    # An app_name given with -e would be every app's: each would act on the same one.
+    - name: Check the app is the one its entry names
+      ansible.builtin.assert:
+        that: app_name == __apps_this
+        fail_msg: >-
+          app_name is {{{{ app_name }}}} here, but this app is {{{{ __apps_this }}}}: app_name set with -e names
+          every app of the run. Choose an app with -e app=<name> instead. Nothing was changed for it.
+        quiet: true
+      vars:
+        __apps_this: "{{{{ __apps_remove | default(__apps_names[__apps_index]) }}}}"
+
     - name: Run the app's roles
       ansible.builtin.include_role:
         name: "{{{{ __apps_role.name }}}}"

@@ -120,3 +120,37 @@ def test_a_readme_without_the_markers_is_an_error(tmp_path):
     result = role_docs_command("--check", str(role))
     assert result.returncode == 2
     assert "lacks the markers" in result.stderr
+
+
+# --- the apps role's generated files -----------------------------------------------------
+
+
+def test_the_apps_roles_files_are_up_to_date():
+    assert role_docs.stale_apps_files() == []
+
+
+def test_every_per_app_input_is_worked_out_once_for_each_app():
+    inputs = role_docs.app_inputs()
+    task = yaml.safe_load(role_docs.APPS_TASK.read_text())[0]
+    mapped = {name for name in task["vars"] if not name.startswith("__")}
+    assert mapped == set(inputs)
+    # Each from its own role's defaults: a name in two roles would be a wrong fallback.
+    for name, role in inputs.items():
+        assert f"__apps_defaults_{role})" in task["vars"][name], name
+    # What the playbooks set themselves stays theirs: an entry of apps cannot change it.
+    assert not set(inputs) & role_docs.playbook_keys()
+    assert {"gunicorn_app_name", "nginx_site_name", "certbot_domains"} <= role_docs.playbook_keys()
+
+
+def test_server_inputs_and_app_inputs_do_not_overlap():
+    inputs = role_docs.app_inputs()
+    others = role_docs.other_inputs(inputs)
+    assert not set(inputs) & set(others)
+    assert {"nginx_worker_connections", "pyenv_python_versions", "sshd_port", "apt_lock_timeout"} <= set(others)
+    assert {"app_repo_url", "nginx_domains", "certbot_email", "app_processes"} <= set(inputs)
+
+
+def test_a_per_app_entry_point_a_role_lacks_is_an_error(monkeypatch):
+    monkeypatch.setitem(role_docs.PER_APP_ENTRY_POINTS, "app", ("main", "deploy"))
+    with pytest.raises(role_docs.SpecError, match="app: no entry point deploy"):
+        role_docs.app_inputs()
