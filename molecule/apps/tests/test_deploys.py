@@ -122,3 +122,30 @@ def test_an_app_no_server_has_is_refused_before_any_change(servers):
     assert refused in result.stdout
     assert "changed=0" in result.stdout and "changed=1" not in result.stdout
     assert {app: untouched(servers, app) for app in APPS} == before
+
+
+def test_an_app_that_left_the_inventory_is_removed_and_the_other_serves_on(servers):
+    # The inventory without classic: what a user has after deleting its entry from apps.
+    (taskboard_entry,) = [
+        app for app in servers[0].host.ansible.get_variables()["apps"] if app["app_name"] == "taskboard"
+    ]
+    without_classic = json.dumps({"apps": [taskboard_entry]})
+    taskboard = untouched(servers, "taskboard")
+    still_listed = run_playbook("remove-app.yml", "-e", "app=classic", check=False)
+    assert still_listed.returncode != 0
+    assert "classic is still one of this server's apps" in still_listed.stdout
+    with steady_load(servers, unix_socket=socket_of("taskboard"), path=HEALTH["taskboard"], tag="load-rm") as load:
+        run_playbook("remove-app.yml", "-e", "app=classic", "-e", without_classic)
+    for server in servers:
+        assert load[server.name]["requests"] > 20 and load[server.name]["failed"] == 0, load[server.name]
+        host = server.host
+        assert "classic-" not in host.check_output("supervisorctl status")
+        assert not host.file("/etc/nginx/apps/classic.conf").exists
+        assert "classic" not in host.check_output("certbot certificates 2>/dev/null | grep 'Certificate Name' || true")
+        # Its data stays until asked for: the database, the user.
+        assert host.file("/srv/classic/shared/data/classic.db").exists and host.user("classic").exists
+    assert untouched(servers, "taskboard") == taskboard
+    run_playbook("remove-app.yml", "-e", "app=classic", "-e", "remove_app_data=true", "-e", without_classic)
+    for server in servers:
+        assert not server.host.file("/srv/classic").exists and not server.host.user("classic").exists
+        assert not server.host.file("/var/lib/fastapi-kit/apps/classic.json").exists
