@@ -43,6 +43,13 @@ class Loads:
                 assert summary["requests"] > 100 and summary["failed"] == 0, (app, server, summary)
 
 
+def assert_taskboard_runs(servers, release_id: str) -> None:
+    """taskboard's web and worker both run the release, on every server."""
+    for server in servers:
+        assert live(server.host, "taskboard")["release"]["id"] == release_id
+        assert runs_from(server.host, "taskboard-worker") == release_id
+
+
 def untouched(servers, app: str) -> dict[str, tuple[str, str]]:
     """What must not change on an app while another is deployed: its release and its master."""
     return {server.name: (live(server.host, app)["release"]["id"], master(server.host, app)) for server in servers}
@@ -56,11 +63,9 @@ def test_deploying_one_app_fails_no_request_of_either_and_leaves_the_other_alone
     with Loads(servers) as loads:
         run_playbook("deploy.yml", "-e", "app=taskboard", "-e", f"app_repo_version={commit}")
     loads.assert_none_failed()
-    for server in servers:
-        release = live(server.host, "taskboard")["release"]
-        assert release["id"] == commit[:12] != before[server.name]
-        # The worker moved to the new release after the web switch, and works.
-        assert runs_from(server.host, "taskboard-worker") == release["id"]
+    assert commit[:12] not in before.values()
+    # The worker moved to the new release after the web switch, and works.
+    assert_taskboard_runs(servers, commit[:12])
     assert untouched(servers, "classic") == classic
     history["redeploy"] = commit[:12]
 
@@ -80,10 +85,7 @@ def test_a_failing_release_command_leaves_the_live_release_and_its_worker(server
     assert f"A release command of release {commit[:12]} failed with status 1" in result.stdout
     assert "schema v9 failed" in result.stdout
     loads.assert_none_failed()
-    for server in servers:
-        release = live(server.host, "taskboard")["release"]
-        assert release["id"] == history["redeploy"]
-        assert runs_from(server.host, "taskboard-worker") == release["id"]
+    assert_taskboard_runs(servers, history["redeploy"])
     assert untouched(servers, "classic") == classic
 
 
@@ -107,10 +109,7 @@ def test_rollback_of_one_app_moves_its_web_and_worker_back_and_leaves_the_other(
     with Loads(servers) as loads:
         run_playbook("rollback.yml", "-e", "app=taskboard")
     loads.assert_none_failed()
-    for server in servers:
-        release = live(server.host, "taskboard")["release"]
-        assert release["id"] == history["before"]
-        assert runs_from(server.host, "taskboard-worker") == release["id"]
+    assert_taskboard_runs(servers, history["before"])
     assert untouched(servers, "classic") == classic
 
 
