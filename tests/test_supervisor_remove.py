@@ -19,10 +19,13 @@ sys.path.insert(0, str(MODULES))
 
 import supervisor_remove  # noqa: E402
 
-# Exits 0.3 s after SIGTERM, as a Gunicorn finishing its requests does.
+# Exits 0.3 s after SIGTERM, as a Gunicorn finishing its requests does. It says when its
+# handler is in place: Supervisor reports it RUNNING at once (startsecs=0), and a SIGTERM
+# before the handler (a busy machine) would kill it, which is not what the test is about.
 GRACEFUL = textwrap.dedent("""
-    import signal, sys, time
+    import os, pathlib, signal, sys, time
     signal.signal(signal.SIGTERM, lambda *_: (time.sleep(0.3), sys.exit(0)))
+    pathlib.Path(sys.argv[1], os.environ["SUPERVISOR_PROCESS_NAME"] + ".ready").touch()
     while True:
         time.sleep(1)
 """)
@@ -48,7 +51,7 @@ def supervisord(tmp_path):
         command=sleep 1000
         startsecs=0
         [program:graceful]
-        command={sys.executable} {tmp_path}/graceful.py
+        command={sys.executable} {tmp_path}/graceful.py {tmp_path}
         process_name=%(program_name)s-%(process_num)s
         numprocs=2
         startsecs=0
@@ -63,7 +66,8 @@ def supervisord(tmp_path):
     while True:
         server = supervisor_remove.connect(str(socket))
         try:
-            if all(p["statename"] == "RUNNING" for p in server.supervisor.getAllProcessInfo()):
+            running = all(p["statename"] == "RUNNING" for p in server.supervisor.getAllProcessInfo())
+            if running and len(list(tmp_path.glob("graceful-*.ready"))) == 2:
                 break
         except OSError:
             pass
