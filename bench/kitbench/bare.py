@@ -13,7 +13,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from kitbench.sandbox import CONTAINER, ROOT, STATE, WORK, note, playbook, run
+import yaml
+
+from kitbench.sandbox import APP, CONTAINER, INVENTORY, ROOT, STATE, WORK, note, playbook, run
 
 NAME = "fastapi-kit-bench-bare"
 # Its own name on the sandbox network, where the ACME server validates it (the sandbox is app.example.test).
@@ -75,13 +77,22 @@ def start() -> Path:
     return known_hosts
 
 
+def bare_apps() -> list[dict]:
+    """The bare host's apps: the sandbox inventory's entry for the bench's app, at the bare
+    host's own domain. One app, as the sandbox's figures are for one app (the bench leaves
+    the sandbox's second app alone)."""
+    apps = yaml.safe_load((INVENTORY / "group_vars" / "web" / "app.yml").read_text())["apps"]
+    entry = next(entry for entry in apps if entry["app_name"] == APP)
+    return [entry | {"nginx_domains": [DOMAIN]}]
+
+
 def converge(*, cold: bool) -> dict:
     """Time playbooks/site.yml on a fresh server (first run as root, as on a provider's server)."""
     known_hosts = start()
     try:
         extra: dict = {
             "ansible_ssh_common_args": f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes",
-            "nginx_domains": [DOMAIN],
+            "apps": bare_apps(),
         }
         with tempfile.TemporaryDirectory(dir=WORK, prefix="empty-artifacts-") as empty:
             if cold:
