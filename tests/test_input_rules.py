@@ -268,8 +268,31 @@ def test_runtime_passes_an_apps_own_choices():
             {"app_env": {"OK": "1"}, "app_secret_env": {"API-TOKEN": "x"}},
             'app_env/app_secret_env: "API-TOKEN" is not an environment variable name',
         ),
+        (
+            {"app_name": "nginx"},
+            'app_name: "nginx" is a name the server already uses (for its own services\' /etc, /run'
+            " and /var/log directories, or a system account): give the app a name of its own",
+        ),
+        (
+            {"app_name": "shop", "app_user": "www-data"},
+            'app_user: "www-data" is a name the server already uses (for its own services\' /etc, /run'
+            " and /var/log directories, or a system account): give the app a name of its own",
+        ),
+        (
+            {"app_name": "shop", "app_group": "adm"},
+            'app_group: "adm" is a name the server already uses (for its own services\' /etc, /run'
+            " and /var/log directories, or a system account): give the app a name of its own",
+        ),
     ],
-    ids=["migrate-command-renamed", "process-named-like-a-color", "process-name", "env-name"],
+    ids=[
+        "migrate-command-renamed",
+        "process-named-like-a-color",
+        "process-name",
+        "env-name",
+        "app-named-like-a-service",
+        "user-named-like-a-system-account",
+        "group-named-like-a-system-group",
+    ],
 )
 def test_runtime_fails(variables, problem):
     assert input_rules.runtime_problems(host(**variables)) == [problem]

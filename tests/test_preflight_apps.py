@@ -51,6 +51,7 @@ def test_two_good_apps_pass_preflight(tmp_path):
         ([NOTES, {**ADMIN, "gunicorn_workers": "many"}], ["app admin: role gunicorn:", "gunicorn_workers"]),
         ([NOTES, {k: v for k, v in ADMIN.items() if k != "app_repo_url"}], ["app admin: app_repo_url is required"]),
         ("notes", ["apps is not a list"]),
+        ([NOTES, {**ADMIN, "app_name": "nginx"}], ['app nginx: app_name: "nginx" is a name the server already uses']),
     ],
     ids=[
         "same-domain",
@@ -63,6 +64,7 @@ def test_two_good_apps_pass_preflight(tmp_path):
         "spec",
         "required",
         "not-a-list",
+        "named-like-a-service",
     ],
 )
 def test_a_bad_list_of_apps_stops_before_any_change(tmp_path, apps, expected):

@@ -58,6 +58,23 @@ SSH_KEY = re.compile(
 PROCESS = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 RESERVED_PROCESSES = ("blue", "green")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Names an app, its user or its group cannot take: the roles make /etc/<app>, /run/<app>,
+# /var/log/<app>, /srv/<app> and a system account of that name, which would be the
+# kit's own services' (nginx, supervisor, ...), the server's tools', or Debian's
+# system accounts. A name here would change or remove what they hold.
+RESERVED_APP_NAMES = frozenset(
+    {
+        # What the kit itself runs and writes under /etc, /run and /var/log.
+        *("nginx", "supervisor", "letsencrypt", "certbot", "fail2ban", "ufw", "ssh", "sshd", "pyenv"),
+        *("fastapi-kit", "systemd", "apt", "dpkg", "default", "ssl", "security", "sudo", "cron", "logrotate"),
+        # What a grown deployment adds (PostgreSQL, backups, a load balancer).
+        *("postgresql", "postgres", "pgbackrest", "haproxy", "redis"),
+        # Debian's system accounts and groups of a base install.
+        *("root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy"),
+        *("www-data", "backup", "list", "irc", "nobody", "nogroup", "adm", "staff", "users", "_apt"),
+        *("messagebus", "systemd-network", "systemd-resolve", "systemd-timesync", "polkitd"),
+    }
+)
 
 _PORT_NUMBER = Form(PORT, "a port number from 1 to 65535")
 _CPYTHON = Form(r"[0-9]+\.[0-9]+\.[0-9]+", "a CPython version such as 3.13.5")
@@ -249,6 +266,12 @@ def baseline_problems(v: Mapping[str, Any], roles: Sequence[str]) -> list[str]:
 def runtime_problems(v: Mapping[str, Any]) -> list[str]:
     """The app tier (roles pyenv, app, gunicorn): what the inputs of one role mean for another."""
     problems: list[str] = []
+    for var in ("app_name", "app_user", "app_group"):
+        if isinstance(v.get(var), str) and v[var] in RESERVED_APP_NAMES:
+            problems.append(
+                f"{var}: {_json(v[var])} is a name the server already uses (for its own services' /etc, /run"
+                " and /var/log directories, or a system account): give the app a name of its own"
+            )
     if "app_migrate_command" in v:
         problems.append(
             "app_migrate_command was replaced by app_release_commands (a list): app_release_commands: ["
