@@ -153,6 +153,7 @@ def test_the_rules_are_preflight_filters():
     filters = input_rules.FilterModule().filters()
     assert filters["preflight_apps_entry_problems"] is input_rules.apps_entry_problems
     assert filters["preflight_app_collisions"] is input_rules.app_collisions
+    assert filters["preflight_admins_as_app_accounts"] is input_rules.admins_as_app_accounts
 
 
 # --- what the apps would share ---------------------------------------------------------
@@ -384,3 +385,25 @@ def test_app_collisions_of_two_apps_named_alike_name_only_the_name():
     """The user, group, directory, socket and programs follow from the name: one problem, not six."""
     problems = input_rules.app_collisions([app("notes"), app("notes", domains=["admin.example.com"])])
     assert len(problems) == 1 and "have the same app_name" in problems[0]
+
+
+# --- what the apps would share with the admins -----------------------------------------
+
+
+def test_admins_of_their_own_pass():
+    admins = [{"name": "alice", "ssh_keys": []}, "not a mapping", {"no": "name"}]
+    assert input_rules.admins_as_app_accounts([app("notes"), app("admin")], admins) == []
+    assert input_rules.admins_as_app_accounts([app("notes")], "not a list") == []
+
+
+def test_an_admin_named_like_any_apps_account_is_refused():
+    apps = [app("notes"), app("admin", user="admin-svc", group="staffers")]
+    admins = [{"name": "admin-svc"}, {"name": "staffers"}, {"name": "notes"}, {"name": "admin"}]
+    assert input_rules.admins_as_app_accounts(apps, admins) == [
+        'users_admins: "admin-svc" is the app_user of app admin: an admin is never an app\'s account;'
+        " give the admin or the app another name",
+        'users_admins: "staffers" is the app_group of app admin: an admin is never an app\'s account;'
+        " give the admin or the app another name",
+        'users_admins: "notes" is the app_user of app notes: an admin is never an app\'s account;'
+        " give the admin or the app another name",
+    ]

@@ -52,6 +52,7 @@ def test_two_good_apps_pass_preflight(tmp_path):
         ([NOTES, {k: v for k, v in ADMIN.items() if k != "app_repo_url"}], ["app admin: app_repo_url is required"]),
         ("notes", ["apps is not a list"]),
         ([NOTES, {**ADMIN, "app_name": "nginx"}], ['app nginx: app_name: "nginx" is a name the server already uses']),
+        ([NOTES, {**ADMIN, "app_user": "alice"}], ['users_admins: "alice" is the app_user of app admin']),
     ],
     ids=[
         "same-domain",
@@ -65,6 +66,7 @@ def test_two_good_apps_pass_preflight(tmp_path):
         "required",
         "not-a-list",
         "named-like-a-service",
+        "admin-as-app-user",
     ],
 )
 def test_a_bad_list_of_apps_stops_before_any_change(tmp_path, apps, expected):

@@ -438,6 +438,27 @@ def app_collisions(apps: Sequence[Mapping[str, Any]]) -> list[str]:
     )
 
 
+def admins_as_app_accounts(apps: Sequence[Mapping[str, Any]], admins: Any) -> list[str]:
+    """Admins (users_admins) named like an app's user or group: the users role would make the
+    app's service account a login with sudo, or the app's group an admin's.
+
+    apps: as for app_collisions (each app's name, user and group, resolved). The users role
+    refuses the server's own app user as well (users_reserved_names); this covers every app.
+    """
+    problems: list[str] = []
+    for admin in admins if _is_list(admins) else []:
+        name = admin.get("name") if isinstance(admin, Mapping) else None
+        for app in apps:
+            for var, account in (("app_user", app["user"]), ("app_group", app["group"])):
+                if name == account:
+                    problems.append(
+                        f"users_admins: {_json(name)} is the {var} of app {app['name']}: an admin is never"
+                        " an app's account; give the admin or the app another name"
+                    )
+                    break
+    return _unique(problems)
+
+
 def _same_name(a: Mapping[str, Any], b: Mapping[str, Any], wa: str, wb: str) -> list[str]:
     if a["name"] != b["name"]:
         return []
@@ -626,6 +647,7 @@ class FilterModule:
             "preflight_web_problems": _host_inputs(web_problems),
             "preflight_apps_entry_problems": apps_entry_problems,
             "preflight_app_collisions": app_collisions,
+            "preflight_admins_as_app_accounts": admins_as_app_accounts,
             "preflight_spec_problems": spec_problems,
             "preflight_required_problems": required_problems,
             "preflight_report": report,
