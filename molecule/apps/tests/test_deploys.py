@@ -7,9 +7,10 @@ request, the same release, the same Gunicorn master (nothing restarted).
 from __future__ import annotations
 
 import json
+import time
 from contextlib import ExitStack
 
-from conftest import HEALTH, commit_change, live, run_playbook, runs_from, socket_of, steady_load
+from conftest import HEALTH, commit_change, https, live, run_playbook, runs_from, site, socket_of, steady_load
 
 APPS = ("taskboard", "classic")
 history: dict[str, str] = {}
@@ -111,6 +112,52 @@ def test_rollback_of_one_app_moves_its_web_and_worker_back_and_leaves_the_other(
     loads.assert_none_failed()
     assert_taskboard_runs(servers, history["before"])
     assert untouched(servers, "classic") == classic
+
+
+def running_pid(host, program: str, other_than: str = "", seconds: float = 30) -> str:
+    """The program's PID once Supervisor has it RUNNING (again, with a PID other than other_than)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        status = host.run(f"supervisorctl status {program}").stdout
+        pid = host.run(f"supervisorctl pid {program}").stdout.strip()
+        if "RUNNING" in status and pid.isdigit() and pid != other_than:
+            return pid
+        assert time.monotonic() < deadline, status
+        time.sleep(0.5)
+
+
+def test_one_apps_crashing_processes_leave_it_and_the_other_serving(servers):
+    """taskboard's worker SIGKILLed four times and its live Gunicorn master once, under load on
+    both apps: Supervisor brings each back; no request of either app fails; classic's release and
+    master see nothing; the worker that came back completes tasks."""
+    classic = untouched(servers, "classic")
+    with Loads(servers) as loads:
+        for _ in range(4):
+            killed = {server.name: running_pid(server.host, "taskboard-worker") for server in servers}
+            for server in servers:
+                server.host.run(f"kill -KILL {killed[server.name]}")
+            for server in servers:
+                running_pid(server.host, "taskboard-worker", other_than=killed[server.name])
+            # Longer than startsecs: each death is a crash of a running program, not a failed start.
+            time.sleep(2)
+        for server in servers:
+            program = f"taskboard-{live(server.host, 'taskboard')['color']}"
+            master_pid = running_pid(server.host, program)
+            server.host.run(f"kill -KILL {master_pid}")
+            running_pid(server.host, program, other_than=master_pid)
+        time.sleep(2)
+    loads.assert_none_failed()
+    assert untouched(servers, "classic") == classic
+    for server in servers:
+        target = site(server.host, "taskboard")
+        task = json.loads(https(target, "POST", "/tasks", {"title": "after the crashes"})[1])
+        for _ in range(40):
+            current = json.loads(https(target, "GET", f"/tasks/{task['id']}")[1])
+            if current["status"] == "done":
+                break
+            time.sleep(0.25)
+        assert current["status"] == "done", (server.name, current)
+        assert str(current["done_by_pid"]) == running_pid(server.host, "taskboard-worker")
 
 
 def test_an_app_no_server_has_is_refused_before_any_change(servers):
