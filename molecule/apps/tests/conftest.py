@@ -8,6 +8,7 @@ import json
 import socket
 import ssl
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,18 @@ def https(target: dict, method: str, path: str, body: dict | None = None) -> tup
     data = response.read()
     connection.close()
     return response.status, data
+
+
+def task_done_by_the_worker(target: dict, title: str) -> dict:
+    """A task posted to taskboard, once its worker has done it (10 s at most)."""
+    task = json.loads(https(target, "POST", "/tasks", {"title": title})[1])
+    for _ in range(40):
+        current = json.loads(https(target, "GET", f"/tasks/{task['id']}")[1])
+        if current["status"] == "done":
+            break
+        time.sleep(0.25)
+    assert current["status"] == "done", current
+    return current
 
 
 def live(host, app: str) -> dict:

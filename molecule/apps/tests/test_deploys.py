@@ -10,7 +10,17 @@ import json
 import time
 from contextlib import ExitStack
 
-from conftest import HEALTH, commit_change, https, live, run_playbook, runs_from, site, socket_of, steady_load
+from conftest import (
+    HEALTH,
+    commit_change,
+    live,
+    run_playbook,
+    runs_from,
+    site,
+    socket_of,
+    steady_load,
+    task_done_by_the_worker,
+)
 
 APPS = ("taskboard", "classic")
 history: dict[str, str] = {}
@@ -149,14 +159,7 @@ def test_one_apps_crashing_processes_leave_it_and_the_other_serving(servers):
     loads.assert_none_failed()
     assert untouched(servers, "classic") == classic
     for server in servers:
-        target = site(server.host, "taskboard")
-        task = json.loads(https(target, "POST", "/tasks", {"title": "after the crashes"})[1])
-        for _ in range(40):
-            current = json.loads(https(target, "GET", f"/tasks/{task['id']}")[1])
-            if current["status"] == "done":
-                break
-            time.sleep(0.25)
-        assert current["status"] == "done", (server.name, current)
+        current = task_done_by_the_worker(site(server.host, "taskboard"), "after the crashes")
         assert str(current["done_by_pid"]) == running_pid(server.host, "taskboard-worker")
 
 

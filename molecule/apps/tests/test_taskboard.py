@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 
 import pytest
-from conftest import assert_events_arrive_spread, https, live, process_environment, site
+from conftest import assert_events_arrive_spread, https, live, process_environment, site, task_done_by_the_worker
 from websockets.sync.client import connect as connect_websocket
 
 testinfra_hosts = ["ansible://kit-apps-bookworm", "ansible://kit-apps-trixie"]
@@ -55,13 +54,7 @@ def test_the_release_command_made_the_schema_and_crud_works(target):
 
 
 def test_the_worker_runs_and_completes_tasks(host, target):
-    task = json.loads(https(target, "POST", "/tasks", {"title": "for the worker"})[1])
-    for _ in range(40):
-        current = json.loads(https(target, "GET", f"/tasks/{task['id']}")[1])
-        if current["status"] == "done":
-            break
-        time.sleep(0.25)
-    assert current["status"] == "done", current
+    current = task_done_by_the_worker(target, "for the worker")
     pid = host.check_output("supervisorctl pid taskboard-worker")
     assert str(current["done_by_pid"]) == pid
 
