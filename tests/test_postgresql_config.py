@@ -122,7 +122,7 @@ def test_bad_extra_settings_are_refused(extra, expected):
 )
 def test_memory_follows_the_host(total_mb, max_connections, expected):
     derived = memory(total_mb, max_connections)
-    assert derived["max_connections"] == str(max_connections)
+    assert derived["max_connections"] == max_connections
     assert {key: derived[key] for key in expected} == expected
 
 

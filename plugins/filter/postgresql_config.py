@@ -156,7 +156,7 @@ def _clamp(value: int, low: int, high: int) -> int:
     return max(low, min(high, value))
 
 
-def memory(total_mb: int, max_connections: int) -> dict[str, str]:
+def memory(total_mb: int, max_connections: int) -> dict[str, str | int]:
     """Memory settings for a server PostgreSQL has mostly to itself, as postgresql.conf values.
 
     The usual starting points (PostgreSQL's wiki "Tuning Your PostgreSQL Server", PGTune's
@@ -170,7 +170,7 @@ def memory(total_mb: int, max_connections: int) -> dict[str, str]:
         raise AnsibleFilterError(f"max_connections must be a positive number, not {_json(max_connections)}")
     shared_buffers = total_mb // 4
     return {
-        "max_connections": str(max_connections),
+        "max_connections": max_connections,
         "shared_buffers": f"{shared_buffers}MB",
         "effective_cache_size": f"{total_mb * 3 // 4}MB",
         "maintenance_work_mem": f"{_clamp(total_mb // 16, 64 * MB, 2 * GB)}MB",
