@@ -34,6 +34,8 @@ OWNED_SETTINGS = frozenset(
         "ssl_key_file",
         "ssl_min_protocol_version",
         "password_encryption",
+        "archive_mode",
+        "archive_command",
         "hba_file",
         "ident_file",
         "data_directory",
