@@ -38,6 +38,11 @@ def run_site(
     (inventory / "group_vars" / "all" / "vars.yml").write_text(
         yaml.safe_dump({k: v for k, v in {**VALID, **group_vars}.items() if k not in drop})
     )
+    return run_site_on(inventory, *extra)
+
+
+def run_site_on(inventory: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """site.yml on an inventory directory, as a user runs it."""
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     return subprocess.run(

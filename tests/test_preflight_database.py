@@ -4,16 +4,13 @@ The hosts point at a closed port on loopback: had the preflight let a broken inv
 through, the next play would report them unreachable.
 """
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from test_preflight import ROOT, VALID
+from test_preflight import VALID, run_site_on
 
-PLAYBOOK = ROOT / "playbooks" / "site.yml"
 PASSWORD = "a-password-from-the-vault"
 GOOD_DB = {"postgresql_databases": [{"name": "webapp", "owner": "webapp", "password": PASSWORD}]}
 
@@ -30,16 +27,7 @@ def run_site(tmp_path: Path, db_vars: dict) -> subprocess.CompletedProcess[str]:
         }
     }
     (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    return subprocess.run(
-        ["ansible-playbook", "-i", str(inventory), str(PLAYBOOK)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_site_on(inventory)
 
 
 def test_a_valid_database_server_passes(tmp_path):
