@@ -4,12 +4,10 @@ Only the database settings are loaded, so migrating needs no API token.
 """
 
 from logging.config import fileConfig
-from pathlib import Path
 
 from alembic import context
-from sqlalchemy import create_engine
 
-from webapp.db import install_sqlite_pragmas, migration_database_url
+from webapp.db import create_migration_engine, migration_url
 from webapp.models import Base
 from webapp.settings import DatabaseSettings, load_settings
 
@@ -20,14 +18,11 @@ if config.config_file_name is not None:
 target_metadata = Base.metadata
 
 
-def database_file() -> Path:
-    return load_settings(DatabaseSettings).database_file
-
-
 def run_migrations_offline() -> None:
     """Print the SQL instead of running it (``alembic upgrade head --sql``)."""
+    url = migration_url(load_settings(DatabaseSettings))
     context.configure(
-        url=migration_database_url(database_file()),
+        url=url,
         target_metadata=target_metadata,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
@@ -38,10 +33,7 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    path = database_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(migration_database_url(path))
-    install_sqlite_pragmas(engine)
+    engine = create_migration_engine(load_settings(DatabaseSettings))
     try:
         with engine.connect() as connection:
             # render_as_batch: SQLite alters most columns by copying the table.

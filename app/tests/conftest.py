@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from webapp.main import create_app
-from webapp.settings import Settings
+from webapp.settings import DatabaseSettings, Settings
 
 APP_DIR = Path(__file__).resolve().parent.parent
 TOKEN = "test-token-0123456789abcdef"
@@ -72,6 +72,10 @@ def copy_database(template: Path, path: Path) -> Path:
 def database_path(tmp_path: Path, migrated_template: Path) -> Path:
     """A freshly migrated database file of this test's own."""
     return copy_database(migrated_template, tmp_path / "data" / "app.db")
+
+
+def make_database_settings(database_path: Path) -> DatabaseSettings:
+    return DatabaseSettings(_env_file=None, database_path=database_path)  # type: ignore[call-arg]
 
 
 def make_settings(database_path: Path, **overrides: object) -> Settings:

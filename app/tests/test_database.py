@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
-from tests.conftest import APP_DIR, child_environment, copy_database
+from tests.conftest import APP_DIR, child_environment, copy_database, make_database_settings
 from webapp.db import create_engine as create_app_engine
 from webapp.models import Base
 
@@ -74,7 +74,7 @@ def test_models_match_the_migrations(database_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_engine_sets_the_pragmas(database_path: Path) -> None:
-    engine = create_app_engine(database_path)
+    engine = create_app_engine(make_database_settings(database_path))
     try:
         async with engine.connect() as connection:
             pragmas = {
@@ -94,7 +94,7 @@ def unusual_path(tmp_path: Path, migrated_template: Path) -> Path:
 
 @pytest.mark.anyio
 async def test_engine_handles_unusual_paths(unusual_path: Path) -> None:
-    engine = create_app_engine(unusual_path)
+    engine = create_app_engine(make_database_settings(unusual_path))
     try:
         async with engine.connect() as connection:
             count = (await connection.execute(text("SELECT count(*) FROM notes"))).scalar()
