@@ -1,6 +1,8 @@
-"""Alembic environment: migrate the SQLite file named by APP_DATABASE_PATH.
+"""Alembic environment: migrate the database the application uses.
 
-Only the database settings are loaded, so migrating needs no API token.
+That is the PostgreSQL server named by APP_DATABASE_URL if set, else the SQLite file
+at APP_DATABASE_PATH. Only the database settings are loaded, so migrating needs no
+API token.
 """
 
 from logging.config import fileConfig
@@ -26,7 +28,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
-        render_as_batch=True,
+        render_as_batch=url.get_backend_name() == "sqlite",
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -36,9 +38,12 @@ def run_migrations_online() -> None:
     engine = create_migration_engine(load_settings(DatabaseSettings))
     try:
         with engine.connect() as connection:
-            # render_as_batch: SQLite alters most columns by copying the table.
+            # SQLite alters most columns by copying the table (batch mode); PostgreSQL
+            # alters them in place.
             context.configure(
-                connection=connection, target_metadata=target_metadata, render_as_batch=True
+                connection=connection,
+                target_metadata=target_metadata,
+                render_as_batch=connection.dialect.name == "sqlite",
             )
             with context.begin_transaction():
                 context.run_migrations()
