@@ -44,6 +44,14 @@ async def test_missing_file_is_unhealthy_and_not_created(tmp_path: Path) -> None
     assert not path.exists()
 
 
+async def test_requests_answer_503_while_the_file_is_missing(tmp_path: Path) -> None:
+    async with serve(create_app(make_settings(tmp_path / "absent.db"))) as client:
+        response = await client.get("/api/notes")
+    assert response.status_code == 503
+    assert response.json() == {"detail": "The database is unavailable; try again later."}
+    assert response.headers["retry-after"] == "5"
+
+
 async def test_unmigrated_file_is_unhealthy(tmp_path: Path) -> None:
     path = tmp_path / "empty.db"
     sqlite3.connect(path).close()

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from webapp.db import create_engine, create_sessionmaker, describe_database
+from webapp.db_errors import answer_unavailable_with_503
 from webapp.head import HeadAsGetMiddleware
 from webapp.metrics import MetricsMiddleware, record_release
 from webapp.routes import docs, events, health, metrics, notes, pages, websocket
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    answer_unavailable_with_503(app)
     # The last added runs first: the metrics see HEAD requests as HEAD.
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(MetricsMiddleware)

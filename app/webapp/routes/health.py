@@ -5,9 +5,9 @@ import asyncio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from webapp.db_errors import describe_error
 from webapp.dependencies import EngineDep, SettingsDep
 from webapp.models import Note
 from webapp.schemas import HealthReport
@@ -25,20 +25,6 @@ async def check_database(engine: AsyncEngine) -> None:
     """
     async with engine.connect() as connection:
         await connection.execute(select(Note.id).limit(1))
-
-
-def describe_error(exc: BaseException) -> str:
-    """A short description on one line, without SQL or parameters.
-
-    The driver's own message: neither SQLite nor libpq puts a password in it.
-    """
-    if isinstance(exc, DBAPIError) and exc.orig is not None:
-        exc = exc.orig
-    if isinstance(exc, TimeoutError):
-        return "TimeoutError: the database did not answer in time"
-    # libpq's messages run over several lines and indent the hints.
-    message = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {message}"[:200]
 
 
 def start_database_check(app: FastAPI, engine: AsyncEngine) -> asyncio.Task[None]:
