@@ -6,7 +6,9 @@ the others on the backend ``--database-backend`` names (SQLite unless told).
 """
 
 import asyncio
+import io
 import itertools
+import logging
 import os
 import shutil
 import threading
@@ -224,6 +226,17 @@ async def serve(app: FastAPI, root_path: str = "") -> AsyncIterator[httpx.AsyncC
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with serve(app) as client:
         yield client
+
+
+@pytest.fixture
+def app_log() -> Iterator[io.StringIO]:
+    """What the application logs from now on (its ``webapp`` loggers)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("webapp")
+    logger.addHandler(handler)
+    yield stream
+    logger.removeHandler(handler)
 
 
 @pytest.fixture

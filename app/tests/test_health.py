@@ -1,7 +1,7 @@
 """GET /health against real SQLite files in good and bad states.
 
-PostgreSQL's healthy state is checked here too; a database on it is reached through
-the same code as a SQLite file.
+PostgreSQL's bad states (down, hung, login refused, not migrated) are in
+test_postgresql.py.
 """
 
 import sqlite3
