@@ -11,6 +11,7 @@ from alembic import context
 
 from webapp.db import create_migration_engine, migration_url
 from webapp.models import Base
+from webapp.postgresql import lock_migrations
 from webapp.settings import DatabaseSettings, load_settings
 
 config = context.config
@@ -46,6 +47,8 @@ def run_migrations_online() -> None:
                 render_as_batch=connection.dialect.name == "sqlite",
             )
             with context.begin_transaction():
+                if connection.dialect.name == "postgresql":
+                    lock_migrations(connection)
                 context.run_migrations()
     finally:
         engine.dispose()

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,22 +24,34 @@ from tests.postgresql_server import PASSWORD, PostgreSQLServer
 from webapp.db import create_engine as create_app_engine
 from webapp.db import create_migration_engine
 from webapp.models import Base
+from webapp.postgresql import MIGRATION_LOCK
 
 
-def run_alembic(*args: str, database: Database, cwd: Path) -> subprocess.CompletedProcess[str]:
+def start_alembic(*args: str, database: Database, cwd: Path) -> subprocess.Popen[str]:
     """The alembic command line, as a deployment runs it; no API token is set."""
     env = child_environment(cwd)
     del env["PYTHONPATH"]  # alembic.ini's prepend_sys_path must make webapp importable
     env |= database_environment(database)
-    return subprocess.run(
+    return subprocess.Popen(
         [sys.executable, "-m", "alembic", "-c", str(APP_DIR / "alembic.ini"), *args],
         cwd=cwd,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=60,
-        check=False,
     )
+
+
+def finish(process: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
+    try:
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def run_alembic(*args: str, database: Database, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return finish(start_alembic(*args, database=database, cwd=cwd))
 
 
 def query(database: Database, sql: str) -> list[tuple[object, ...]]:
@@ -94,6 +107,40 @@ def test_upgrade_and_downgrade_round_trip(empty_database: Database, tmp_path: Pa
     assert "notes" in tables(empty_database)
     for run in (upgraded, downgraded, again):
         assert PASSWORD not in run.stdout + run.stderr
+
+
+def waiting_for_advisory_locks(server: PostgreSQLServer, count: int) -> None:
+    """Return once ``count`` sessions wait for an advisory lock; fail after 30 s."""
+    deadline = time.monotonic() + 30
+    with server.admin() as admin:
+        while True:
+            (waiting,) = admin.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            ).fetchone() or (0,)
+            if waiting == count:
+                return
+            assert time.monotonic() < deadline, f"{waiting} waiting for the lock, not {count}"
+            time.sleep(0.1)
+
+
+def test_concurrent_upgrades_on_postgresql_run_one_at_a_time(
+    empty_database_url: str, postgresql_server: PostgreSQLServer, tmp_path: Path
+) -> None:
+    """As on a deploy to several servers: each runs the migrations at the same time."""
+    with postgresql_server.admin("empty") as holder:
+        holder.execute(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+        upgrades = [
+            start_alembic("upgrade", "head", database=empty_database_url, cwd=tmp_path)
+            for _ in range(2)
+        ]
+        waiting_for_advisory_locks(postgresql_server, 2)
+        holder.execute(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
+        runs = [finish(upgrade) for upgrade in upgrades]
+
+    assert [run.returncode for run in runs] == [0, 0], [run.stderr for run in runs]
+    # One ran the migration; the other then found the schema up to date.
+    assert sorted("Running upgrade  -> 0001" in run.stderr for run in runs) == [False, True]
+    assert tables(empty_database_url) == {"alembic_version", "notes"}
 
 
 def test_migrated_sqlite_file_is_in_wal_mode(database_path: Path) -> None:

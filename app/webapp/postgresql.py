@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 
 from psycopg.pq import Conninfo
-from sqlalchemy import URL
+from sqlalchemy import URL, Connection, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -28,6 +28,8 @@ SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"
 CONNECT_TIMEOUT = 5
 # Seconds a request waits for a free connection when all of the pool's are busy.
 POOL_TIMEOUT = 10
+# The key of the advisory lock the migrations hold, as SQL.
+MIGRATION_LOCK = "hashtext('webapp migrations')"
 
 
 class InvalidDatabaseURL(ValueError):
@@ -114,3 +116,13 @@ def create_engine(url: URL, pool_size: int) -> AsyncEngine:
         max_overflow=0,
         pool_timeout=POOL_TIMEOUT,
     )
+
+
+def lock_migrations(connection: Connection) -> None:
+    """Wait for, then hold until the transaction ends, the database's migration lock.
+
+    A deploy runs the migrations on every application server, at the same time; with
+    one database for all, the lock makes them run one after the other, and the later
+    ones find the schema up to date. An advisory lock: it locks no table.
+    """
+    connection.execute(text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
