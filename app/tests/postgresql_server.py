@@ -124,6 +124,9 @@ class PostgreSQLServer:
         """Stop (closing every client's connection) and start again, on the same port."""
         self.pg_ctl("restart", "--mode=fast", f"--timeout={START_SECONDS}")
 
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
     def postmaster_pid(self) -> int:
         return int((self.data / "postmaster.pid").read_text().splitlines()[0])
 
@@ -155,7 +158,12 @@ class PostgreSQLServer:
     def admin(self, database: str = "postgres") -> psycopg.Connection:
         """A connection over the Unix socket, in autocommit mode."""
         return psycopg.connect(
-            host=str(self.directory), port=self.port, user=USER, dbname=database, autocommit=True
+            host=str(self.directory),
+            port=self.port,
+            user=USER,
+            dbname=database,
+            autocommit=True,
+            connect_timeout=10,
         )
 
     def create_database(self, name: str, template: str = "template1") -> None:
@@ -181,7 +189,7 @@ def running_server(bindir: Path) -> Iterator[PostgreSQLServer]:
         server.start()
         yield server
     finally:
-        if (server.data / "postmaster.pid").exists():
+        if server.running():
             server.thaw()  # a stopped postmaster would ignore the stop request
             server.stop(mode="immediate")
         shutil.rmtree(directory)

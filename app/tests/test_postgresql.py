@@ -42,18 +42,22 @@ def own_server() -> Iterator[PostgreSQLServer]:
 
 
 @pytest.fixture
-def fault_server(own_server: PostgreSQLServer) -> Iterator[PostgreSQLServer]:
-    """The module's server, running again after the test whatever the test did to it."""
-    yield own_server
-    own_server.thaw()
-    if not (own_server.data / "postmaster.pid").exists():
-        own_server.start()
+def fault_database(own_server: PostgreSQLServer) -> Iterator[str]:
+    with migrated_database(own_server) as url:
+        yield url
 
 
 @pytest.fixture
-def fault_database(fault_server: PostgreSQLServer) -> Iterator[str]:
-    with migrated_database(fault_server) as url:
-        yield url
+def fault_server(own_server: PostgreSQLServer, fault_database: str) -> Iterator[PostgreSQLServer]:
+    """The module's server, running again after the test whatever the test did to it.
+
+    Torn down before ``fault_database``, which needs the server to drop the database.
+    """
+    yield own_server
+    if own_server.running():
+        own_server.thaw()
+    else:
+        own_server.start()
 
 
 async def unavailable_notes(client: httpx.AsyncClient) -> float:
