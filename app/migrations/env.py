@@ -1,16 +1,17 @@
-"""Alembic environment: migrate the SQLite file named by APP_DATABASE_PATH.
+"""Alembic environment: migrate the database the application uses.
 
-Only the database settings are loaded, so migrating needs no API token.
+That is the PostgreSQL server named by APP_DATABASE_URL if set, else the SQLite file
+at APP_DATABASE_PATH. Only the database settings are loaded, so migrating needs no
+API token.
 """
 
 from logging.config import fileConfig
-from pathlib import Path
 
 from alembic import context
-from sqlalchemy import create_engine
 
-from webapp.db import install_sqlite_pragmas, migration_database_url
+from webapp.db import create_migration_engine, migration_url
 from webapp.models import Base
+from webapp.postgresql import lock_migrations
 from webapp.settings import DatabaseSettings, load_settings
 
 config = context.config
@@ -20,35 +21,34 @@ if config.config_file_name is not None:
 target_metadata = Base.metadata
 
 
-def database_file() -> Path:
-    return load_settings(DatabaseSettings).database_file
-
-
 def run_migrations_offline() -> None:
     """Print the SQL instead of running it (``alembic upgrade head --sql``)."""
+    url = migration_url(load_settings(DatabaseSettings))
     context.configure(
-        url=migration_database_url(database_file()),
+        url=url,
         target_metadata=target_metadata,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
-        render_as_batch=True,
+        render_as_batch=url.get_backend_name() == "sqlite",
     )
     with context.begin_transaction():
         context.run_migrations()
 
 
 def run_migrations_online() -> None:
-    path = database_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(migration_database_url(path))
-    install_sqlite_pragmas(engine)
+    engine = create_migration_engine(load_settings(DatabaseSettings))
     try:
         with engine.connect() as connection:
-            # render_as_batch: SQLite alters most columns by copying the table.
+            # SQLite alters most columns by copying the table (batch mode); PostgreSQL
+            # alters them in place.
             context.configure(
-                connection=connection, target_metadata=target_metadata, render_as_batch=True
+                connection=connection,
+                target_metadata=target_metadata,
+                render_as_batch=connection.dialect.name == "sqlite",
             )
             with context.begin_transaction():
+                if connection.dialect.name == "postgresql":
+                    lock_migrations(connection)
                 context.run_migrations()
     finally:
         engine.dispose()

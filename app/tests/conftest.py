@@ -1,11 +1,19 @@
-"""Shared fixtures: a clean environment, a migrated SQLite file, the app and a client."""
+"""Shared fixtures: a clean environment, a migrated database, the app and a client.
+
+The database is a SQLite file, or a database on a PostgreSQL server the tests start
+(see tests/postgresql_server.py). Tests parametrized with BOTH_BACKENDS run on each;
+the others on the backend ``--database-backend`` names (SQLite unless told).
+"""
 
 import asyncio
+import io
+import itertools
+import logging
 import os
 import shutil
 import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -15,12 +23,33 @@ from alembic.config import Config
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from tests.postgresql_server import BINARIES_GLOB, PostgreSQLServer, find_binaries, running_server
 from webapp.main import create_app
-from webapp.settings import Settings
+from webapp.settings import DatabaseSettings, Settings
 
 APP_DIR = Path(__file__).resolve().parent.parent
 TOKEN = "test-token-0123456789abcdef"
 RELEASE = "test-release-1"
+
+BACKENDS = ("sqlite", "postgresql")
+BOTH_BACKENDS = pytest.mark.parametrize("backend", BACKENDS)
+NO_POSTGRESQL = (
+    f"no PostgreSQL server binaries ({BINARIES_GLOB}); "
+    "install them with: apt-get install postgresql"
+)
+TEMPLATE_DATABASE = "webapp_migrated"
+
+# A test's database: a SQLite file, or the URL of a database on a PostgreSQL server.
+Database = Path | str
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database-backend",
+        choices=BACKENDS,
+        default="sqlite",
+        help="database of the tests not run on both backends (default: sqlite)",
+    )
 
 
 @pytest.fixture
@@ -47,10 +76,18 @@ def alembic_config() -> Config:
     return config
 
 
-def migrate(database_path: Path, revision: str = "head") -> None:
-    """``alembic upgrade <revision>`` on ``database_path``, in this process."""
+def database_environment(database: Database) -> dict[str, str]:
+    """The variable that makes the application use ``database``."""
+    if isinstance(database, Path):
+        return {"APP_DATABASE_PATH": str(database)}
+    return {"APP_DATABASE_URL": database}
+
+
+def migrate(database: Database, revision: str = "head") -> None:
+    """``alembic upgrade <revision>`` on ``database``, in this process."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("APP_DATABASE_PATH", str(database_path))
+        for name, value in database_environment(database).items():
+            patch.setenv(name, value)
         command.upgrade(alembic_config(), revision)
 
 
@@ -74,19 +111,86 @@ def database_path(tmp_path: Path, migrated_template: Path) -> Path:
     return copy_database(migrated_template, tmp_path / "data" / "app.db")
 
 
-def make_settings(database_path: Path, **overrides: object) -> Settings:
+@contextmanager
+def migrated_server() -> Iterator[PostgreSQLServer]:
+    """A new PostgreSQL server with a migrated template database; skips if none installed."""
+    bindir = find_binaries()
+    if bindir is None:
+        pytest.skip(NO_POSTGRESQL)
+    with running_server(bindir) as server:
+        server.create_database(TEMPLATE_DATABASE)
+        migrate(server.url(TEMPLATE_DATABASE))
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgresql_server() -> Iterator[PostgreSQLServer]:
+    """The PostgreSQL server the test session shares."""
+    with migrated_server() as server:
+        yield server
+
+
+_database_numbers = itertools.count(1)
+
+
+@contextmanager
+def migrated_database(server: PostgreSQLServer) -> Iterator[str]:
+    """The URL of a new database copied from the migrated template, dropped afterwards."""
+    name = f"test_{next(_database_numbers)}"
+    server.create_database(name, template=TEMPLATE_DATABASE)
+    try:
+        yield server.url(name)
+    finally:
+        server.drop_database(name)
+
+
+@pytest.fixture
+def database_url(postgresql_server: PostgreSQLServer) -> Iterator[str]:
+    """The URL of a freshly migrated PostgreSQL database of this test's own."""
+    with migrated_database(postgresql_server) as url:
+        yield url
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend of tests that do not choose: BOTH_BACKENDS overrides it."""
+    chosen: str = request.config.getoption("--database-backend")
+    return chosen
+
+
+@pytest.fixture
+def database(backend: str, request: pytest.FixtureRequest) -> Database:
+    """A freshly migrated database of this test's own, on ``backend``."""
+    found: Database = request.getfixturevalue(
+        "database_path" if backend == "sqlite" else "database_url"
+    )
+    return found
+
+
+def database_values(database: Database) -> dict[str, object]:
+    """The setting that makes the application use ``database``."""
+    if isinstance(database, Path):
+        return {"database_path": database}
+    return {"database_url": SecretStr(database)}
+
+
+def make_database_settings(database: Database) -> DatabaseSettings:
+    return DatabaseSettings(_env_file=None, **database_values(database))  # type: ignore[call-arg]
+
+
+def make_settings(database: Database, **overrides: object) -> Settings:
     values: dict[str, object] = {
-        "database_path": database_path,
         "api_token": SecretStr(TOKEN),
         "release": RELEASE,
+        **database_values(database),
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 @pytest.fixture
-def settings(database_path: Path) -> Settings:
-    return make_settings(database_path)
+def settings(database: Database) -> Settings:
+    return make_settings(database)
 
 
 @pytest.fixture
@@ -122,6 +226,17 @@ async def serve(app: FastAPI, root_path: str = "") -> AsyncIterator[httpx.AsyncC
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with serve(app) as client:
         yield client
+
+
+@pytest.fixture
+def app_log() -> Iterator[io.StringIO]:
+    """What the application logs from now on (its ``webapp`` loggers)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("webapp")
+    logger.addHandler(handler)
+    yield stream
+    logger.removeHandler(handler)
 
 
 @pytest.fixture

@@ -1,69 +1,155 @@
-"""Migrations and the connection settings of the application's engine."""
+"""Migrations, on SQLite and PostgreSQL, and the connection settings of SQLite's engine."""
 
-import sqlite3
 import subprocess
 import sys
-from contextlib import closing
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, text
+from sqlalchemy import inspect, text
 
-from tests.conftest import APP_DIR, child_environment, copy_database
+from tests.conftest import (
+    APP_DIR,
+    BOTH_BACKENDS,
+    Database,
+    child_environment,
+    copy_database,
+    database_environment,
+    make_database_settings,
+)
+from tests.postgresql_server import PASSWORD, PostgreSQLServer
 from webapp.db import create_engine as create_app_engine
+from webapp.db import create_migration_engine
 from webapp.models import Base
+from webapp.postgresql import MIGRATION_LOCK
 
 
-def tables(path: Path) -> set[str]:
-    with closing(sqlite3.connect(path)) as connection:
-        rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        return {name for (name,) in rows}
-
-
-def run_alembic(*args: str, database_path: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+def start_alembic(*args: str, database: Database, cwd: Path) -> subprocess.Popen[str]:
     """The alembic command line, as a deployment runs it; no API token is set."""
     env = child_environment(cwd)
     del env["PYTHONPATH"]  # alembic.ini's prepend_sys_path must make webapp importable
-    env["APP_DATABASE_PATH"] = str(database_path)
-    return subprocess.run(
+    env |= database_environment(database)
+    return subprocess.Popen(
         [sys.executable, "-m", "alembic", "-c", str(APP_DIR / "alembic.ini"), *args],
         cwd=cwd,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=60,
-        check=False,
     )
 
 
-def test_upgrade_and_downgrade_round_trip(tmp_path: Path) -> None:
-    path = tmp_path / "new-dir" / "app.db"  # the directory does not exist yet
+def finish(process: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
+    try:
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
-    upgraded = run_alembic("upgrade", "head", database_path=path, cwd=tmp_path)
+
+def run_alembic(*args: str, database: Database, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return finish(start_alembic(*args, database=database, cwd=cwd))
+
+
+def query(database: Database, sql: str) -> list[tuple[object, ...]]:
+    engine = create_migration_engine(make_database_settings(database))
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(sql))]
+    finally:
+        engine.dispose()
+
+
+def tables(database: Database) -> set[str]:
+    engine = create_migration_engine(make_database_settings(database))
+    try:
+        with engine.connect() as connection:
+            return set(inspect(connection).get_table_names())
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def empty_database_url(postgresql_server: PostgreSQLServer) -> Iterator[str]:
+    """An empty PostgreSQL database, as a new server's administrator creates it."""
+    postgresql_server.create_database("empty")
+    yield postgresql_server.url("empty")
+    postgresql_server.drop_database("empty")
+
+
+@pytest.fixture
+def empty_database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Database:
+    """A database with nothing in it: a SQLite file in a directory not there yet."""
+    if backend == "sqlite":
+        return tmp_path / "new-dir" / "app.db"
+    url: str = request.getfixturevalue("empty_database_url")
+    return url
+
+
+@BOTH_BACKENDS
+def test_upgrade_and_downgrade_round_trip(empty_database: Database, tmp_path: Path) -> None:
+    upgraded = run_alembic("upgrade", "head", database=empty_database, cwd=tmp_path)
     assert upgraded.returncode == 0, upgraded.stderr
     assert "Running upgrade  -> 0001" in upgraded.stderr
-    assert tables(path) == {"alembic_version", "notes"}
-    with closing(sqlite3.connect(path)) as connection:
-        assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [
-            ("0001",)
-        ]
-        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert tables(empty_database) == {"alembic_version", "notes"}
+    assert query(empty_database, "SELECT version_num FROM alembic_version") == [("0001",)]
 
-    downgraded = run_alembic("downgrade", "base", database_path=path, cwd=tmp_path)
+    downgraded = run_alembic("downgrade", "base", database=empty_database, cwd=tmp_path)
     assert downgraded.returncode == 0, downgraded.stderr
-    assert tables(path) == {"alembic_version"}
-    with closing(sqlite3.connect(path)) as connection:
-        assert connection.execute("SELECT * FROM alembic_version").fetchall() == []
+    assert tables(empty_database) == {"alembic_version"}
+    assert query(empty_database, "SELECT * FROM alembic_version") == []
 
-    again = run_alembic("upgrade", "head", database_path=path, cwd=tmp_path)
+    again = run_alembic("upgrade", "head", database=empty_database, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
-    assert "notes" in tables(path)
+    assert "notes" in tables(empty_database)
+    for run in (upgraded, downgraded, again):
+        assert PASSWORD not in run.stdout + run.stderr
 
 
-def test_models_match_the_migrations(database_path: Path) -> None:
-    engine = create_engine(f"sqlite:///{database_path}")
+def waiting_for_advisory_locks(server: PostgreSQLServer, count: int) -> None:
+    """Return once ``count`` sessions wait for an advisory lock; fail after 30 s."""
+    deadline = time.monotonic() + 30
+    with server.admin() as admin:
+        while True:
+            (waiting,) = admin.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            ).fetchone() or (0,)
+            if waiting == count:
+                return
+            assert time.monotonic() < deadline, f"{waiting} waiting for the lock, not {count}"
+            time.sleep(0.1)
+
+
+def test_concurrent_upgrades_on_postgresql_run_one_at_a_time(
+    empty_database_url: str, postgresql_server: PostgreSQLServer, tmp_path: Path
+) -> None:
+    """As on a deploy to several servers: each runs the migrations at the same time."""
+    with postgresql_server.admin("empty") as holder:
+        holder.execute(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+        upgrades = [
+            start_alembic("upgrade", "head", database=empty_database_url, cwd=tmp_path)
+            for _ in range(2)
+        ]
+        waiting_for_advisory_locks(postgresql_server, 2)
+        holder.execute(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
+        runs = [finish(upgrade) for upgrade in upgrades]
+
+    assert [run.returncode for run in runs] == [0, 0], [run.stderr for run in runs]
+    # One ran the migration; the other then found the schema up to date.
+    assert sorted("Running upgrade  -> 0001" in run.stderr for run in runs) == [False, True]
+    assert tables(empty_database_url) == {"alembic_version", "notes"}
+
+
+def test_migrated_sqlite_file_is_in_wal_mode(database_path: Path) -> None:
+    assert query(database_path, "PRAGMA journal_mode") == [("wal",)]
+
+
+@BOTH_BACKENDS
+def test_models_match_the_migrations(database: Database) -> None:
+    engine = create_migration_engine(make_database_settings(database))
     try:
         with engine.connect() as connection:
             differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
@@ -72,9 +158,19 @@ def test_models_match_the_migrations(database_path: Path) -> None:
     assert differences == []
 
 
+def test_offline_migrations_print_postgresql_sql(tmp_path: Path) -> None:
+    """``alembic upgrade head --sql`` needs no server, only the URL."""
+    url = f"postgresql://webapp:{PASSWORD.replace('@', '%40')}@db.invalid/webapp"
+    printed = run_alembic("upgrade", "head", "--sql", database=url, cwd=tmp_path)
+    assert printed.returncode == 0, printed.stderr
+    assert "CREATE TABLE notes (\n    id SERIAL NOT NULL," in printed.stdout
+    assert "created_at TIMESTAMP WITH TIME ZONE NOT NULL" in printed.stdout
+    assert PASSWORD not in printed.stdout + printed.stderr
+
+
 @pytest.mark.anyio
 async def test_engine_sets_the_pragmas(database_path: Path) -> None:
-    engine = create_app_engine(database_path)
+    engine = create_app_engine(make_database_settings(database_path))
     try:
         async with engine.connect() as connection:
             pragmas = {
@@ -94,7 +190,7 @@ def unusual_path(tmp_path: Path, migrated_template: Path) -> Path:
 
 @pytest.mark.anyio
 async def test_engine_handles_unusual_paths(unusual_path: Path) -> None:
-    engine = create_app_engine(unusual_path)
+    engine = create_app_engine(make_database_settings(unusual_path))
     try:
         async with engine.connect() as connection:
             count = (await connection.execute(text("SELECT count(*) FROM notes"))).scalar()

@@ -5,6 +5,7 @@ import pytest
 from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
+from tests.conftest import BOTH_BACKENDS
 from tests.test_metrics import sample, scrape
 from webapp.head import HEAD_SCOPE_KEY, HeadAsGetMiddleware
 
@@ -38,6 +39,7 @@ async def test_head_answers_like_get(client: httpx.AsyncClient, path: str) -> No
     assert head.content == b""
 
 
+@BOTH_BACKENDS
 async def test_head_of_a_note(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
     created = await client.post("/api/notes", json={"title": "Head"}, headers=auth)
     path = created.headers["location"]

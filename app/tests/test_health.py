@@ -1,4 +1,8 @@
-"""GET /health against real SQLite files in good and bad states."""
+"""GET /health against real SQLite files in good and bad states.
+
+PostgreSQL's bad states (down, hung, login refused, not migrated) are in
+test_postgresql.py.
+"""
 
 import sqlite3
 import time
@@ -8,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import RELEASE, make_settings, serve
+from tests.conftest import BOTH_BACKENDS, RELEASE, make_settings, serve
 from webapp.main import create_app
 
 pytestmark = pytest.mark.anyio
@@ -19,6 +23,7 @@ async def get_health(database_path: Path) -> httpx.Response:
         return await client.get("/health")
 
 
+@BOTH_BACKENDS
 async def test_healthy(client: httpx.AsyncClient) -> None:
     response = await client.get("/health")
     assert response.status_code == 200
@@ -37,6 +42,14 @@ async def test_missing_file_is_unhealthy_and_not_created(tmp_path: Path) -> None
     }
     assert response.headers["cache-control"] == "no-store"
     assert not path.exists()
+
+
+async def test_requests_answer_503_while_the_file_is_missing(tmp_path: Path) -> None:
+    async with serve(create_app(make_settings(tmp_path / "absent.db"))) as client:
+        response = await client.get("/api/notes")
+    assert response.status_code == 503
+    assert response.json() == {"detail": "The database is unavailable; try again later."}
+    assert response.headers["retry-after"] == "5"
 
 
 async def test_unmigrated_file_is_unhealthy(tmp_path: Path) -> None:

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from tests.conftest import TOKEN
+from tests.conftest import BOTH_BACKENDS, TOKEN
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, BOTH_BACKENDS]
 
 
 async def create(

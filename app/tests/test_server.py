@@ -2,7 +2,6 @@
 
 import itertools
 import json
-import shutil
 import signal
 import socket as sockets
 import subprocess
@@ -19,7 +18,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import unix_connect
 
-from tests.conftest import TOKEN, child_environment
+from tests.conftest import (
+    BOTH_BACKENDS,
+    TOKEN,
+    Database,
+    child_environment,
+    database_environment,
+)
+from tests.postgresql_server import PASSWORD
 from webapp.sockets import SERVICE_RESTART
 
 STARTUP_SECONDS = 20
@@ -123,26 +129,26 @@ class Gunicorn:
 
 
 @contextmanager
-def running_gunicorn(tmp_path: Path, template: Path, **env: str) -> Iterator[Gunicorn]:
-    """Gunicorn serving a copy of the migrated database, stopped at the end if still running.
+def running_gunicorn(directory: Path, database: Database, **env: str) -> Iterator[Gunicorn]:
+    """Gunicorn serving ``database``, stopped at the end if still running.
 
+    Its socket and log are in ``directory``, which is also its working directory;
     ``env`` adds variables to the application's environment.
     """
-    database = tmp_path / "shared" / "app.db"
-    database.parent.mkdir()
-    shutil.copyfile(template, database)
-    socket = tmp_path / "app.sock"
-    log = tmp_path / "gunicorn.log"
+    directory.mkdir(exist_ok=True)
+    socket = directory / "app.sock"
+    log = directory / "gunicorn.log"
     environment = (
-        child_environment(tmp_path)
-        | {"APP_API_TOKEN": TOKEN, "APP_DATABASE_PATH": str(database), "APP_RELEASE": E2E_RELEASE}
+        child_environment(directory)
+        | database_environment(database)
+        | {"APP_API_TOKEN": TOKEN, "APP_RELEASE": E2E_RELEASE}
         | env
     )
     command = [*GUNICORN, "--bind", f"unix:{socket}", "--graceful-timeout", str(GRACEFUL_TIMEOUT)]
     with log.open("wb") as output:
         process = subprocess.Popen(
             [*command, "webapp.main:app"],
-            cwd=tmp_path,
+            cwd=directory,
             env=environment,
             stdout=output,
             stderr=output,
@@ -154,13 +160,12 @@ def running_gunicorn(tmp_path: Path, template: Path, **env: str) -> Iterator[Gun
         server.stop()
 
 
-def test_gunicorn_serves_the_app(tmp_path: Path, migrated_template: Path) -> None:
+@BOTH_BACKENDS
+def test_gunicorn_serves_the_app(tmp_path: Path, database: Database) -> None:
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()
 
-    with running_gunicorn(
-        tmp_path, migrated_template, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)
-    ) as server:
+    with running_gunicorn(tmp_path, database, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)) as server:
         socket, log = server.socket, server.log
         health = server.wait_until_healthy()
         assert health.status_code == 200, log.read_text()
@@ -180,10 +185,34 @@ def test_gunicorn_serves_the_app(tmp_path: Path, migrated_template: Path) -> Non
             check_head_then_get(socket, path)
     assert server.process.returncode == 0, log.read_text()
     assert TOKEN not in log.read_text(), log.read_text()
+    assert PASSWORD not in log.read_text(), log.read_text()
 
 
-def test_gunicorn_streams_events_as_they_are_made(tmp_path: Path, migrated_template: Path) -> None:
-    with running_gunicorn(tmp_path, migrated_template) as server:
+def test_two_servers_share_one_postgresql_database(tmp_path: Path, database_url: str) -> None:
+    """Two application servers, as a multi-server deployment runs them, one database."""
+    with (
+        running_gunicorn(tmp_path / "server-1", database_url) as first,
+        running_gunicorn(tmp_path / "server-2", database_url) as second,
+    ):
+        for server in (first, second):
+            assert server.wait_until_healthy().status_code == 200, server.log.read_text()
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        with first.client() as client:
+            created = client.post("/api/notes", json={"title": "shared"}, headers=headers)
+        assert created.status_code == 201, first.log.read_text()
+        with second.client() as client:
+            read = client.get(created.headers["location"])
+            client.delete(created.headers["location"], headers=headers)
+        assert read.json() == created.json()
+        with first.client() as client:
+            assert client.get(created.headers["location"]).status_code == 404
+    for server in (first, second):
+        assert server.process.returncode == 0, server.log.read_text()
+        assert PASSWORD not in server.log.read_text()
+
+
+def test_gunicorn_streams_events_as_they_are_made(tmp_path: Path, database_path: Path) -> None:
+    with running_gunicorn(tmp_path, database_path) as server:
         server.wait_until_healthy()
         arrivals: list[float] = []
         events: list[dict] = []
@@ -228,9 +257,9 @@ def test_gunicorn_streams_events_as_they_are_made(tmp_path: Path, migrated_templ
 
 
 def test_gunicorn_closes_websockets_with_1012_when_stopped(
-    tmp_path: Path, migrated_template: Path
+    tmp_path: Path, database_path: Path
 ) -> None:
-    with running_gunicorn(tmp_path, migrated_template) as server:
+    with running_gunicorn(tmp_path, database_path) as server:
         server.wait_until_healthy()
         uri = "ws://app/ws/notes"
         with unix_connect(str(server.socket), uri, open_timeout=5) as websocket:
@@ -294,3 +323,25 @@ def test_server_refuses_to_start_without_a_valid_token(
     assert f"Invalid configuration: {message}" in output
     if token is not None:
         assert token not in output
+
+
+def test_server_refuses_an_invalid_database_url_without_echoing_it(tmp_path: Path) -> None:
+    env = child_environment(tmp_path) | {
+        "APP_API_TOKEN": TOKEN,
+        "APP_DATABASE_URL": "mysql://webapp:hunter2-secret@db.invalid/app",
+    }
+    result = subprocess.run(
+        [*GUNICORN, "--bind", f"unix:{tmp_path / 'app.sock'}", "webapp.main:app"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "Invalid configuration: APP_DATABASE_URL is invalid (must start with postgresql://" in (
+        output
+    )
+    assert "hunter2-secret" not in output

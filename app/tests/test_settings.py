@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from webapp import settings as settings_module
+from webapp.db import describe_database
 from webapp.settings import (
     DatabaseSettings,
     Settings,
@@ -149,3 +150,103 @@ def test_release_unknown_without_git_binary(
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     assert detect_release(git_checkout[0]) == "unknown"
+
+
+SECRET = "hunter2-Secret"
+TLS_URL = (
+    f"postgresql://webapp:{SECRET}@db.example.com:5432/notes"
+    "?sslmode=verify-full&sslrootcert=/etc/ssl/certs/db-ca.pem"
+)
+
+
+@pytest.mark.parametrize(
+    "scheme", ["postgresql", "postgresql+psycopg", "postgresql+asyncpg", "PostgreSQL"]
+)
+def test_database_url_is_used_through_psycopg(monkeypatch: pytest.MonkeyPatch, scheme: str) -> None:
+    monkeypatch.setenv("APP_DATABASE_URL", TLS_URL.replace("postgresql", scheme, 1))
+    loaded = load_settings(DatabaseSettings)
+    url = loaded.postgresql_url
+    assert url is not None
+    assert url.drivername == "postgresql+psycopg"
+    assert (url.username, url.password, url.host, url.port, url.database) == (
+        "webapp",
+        SECRET,
+        "db.example.com",
+        5432,
+        "notes",
+    )
+    assert dict(url.query) == {"sslmode": "verify-full", "sslrootcert": "/etc/ssl/certs/db-ca.pem"}
+    assert SECRET not in repr(loaded)
+    assert SECRET not in str(loaded)
+    assert describe_database(loaded) == "postgresql+psycopg://webapp@db.example.com:5432/notes"
+
+
+def test_database_url_wins_over_the_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("APP_DATABASE_PATH", str(tmp_path / "app.db"))
+    monkeypatch.setenv("APP_DATABASE_URL", "postgresql://webapp@/notes?host=/run/postgresql")
+    loaded = load_settings(DatabaseSettings)
+    assert describe_database(loaded) == "postgresql+psycopg://webapp@/notes"
+    assert loaded.postgresql_url is not None
+    assert loaded.postgresql_url.query == {"host": "/run/postgresql"}
+
+
+def test_sqlite_without_a_database_url(clean_environment: Path) -> None:
+    (clean_environment / ".env").write_text("APP_DATABASE_URL=\n")
+    loaded = load_settings(DatabaseSettings)
+    assert loaded.postgresql_url is None
+    assert describe_database(loaded) == str(clean_environment / "var" / "app.db")
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        (
+            f"mysql://webapp:{SECRET}@db/notes",
+            "must start with postgresql://, postgresql+psycopg:// or postgresql+asyncpg://, "
+            "not mysql://;",
+        ),
+        (
+            f"sqlite:///{SECRET}.db",
+            "not sqlite://; leave it unset to use the SQLite file at APP_DATABASE_PATH)",
+        ),
+        (f"webapp:{SECRET}@db/notes", "must be a URL starting with postgresql://"),
+        (f"webapp:{SECRET}@db://notes", "must be a URL starting with postgresql://"),
+        (f"postgresql://webapp:{SECRET}@db:port/notes", "is not a well-formed URL"),
+        (f"postgresql://webapp:{SECRET}@2@db/notes", "percent-encode it in the password as %40"),
+        (
+            f"postgresql+asyncpg://webapp:{SECRET}@db/notes?ssl=require",
+            "unknown connection parameter ssl: the query takes libpq's parameters",
+        ),
+        (f"{TLS_URL.replace('verify-full', SECRET)}", "sslmode must be one of disable, allow,"),
+        (f"{TLS_URL}&connect_timeout=soon", "connect_timeout must be a whole number of seconds"),
+    ],
+    ids=[
+        "mysql",
+        "sqlite",
+        "no-scheme",
+        "no-scheme-but-colon-slashes",
+        "bad-port",
+        "at-in-password",
+        "asyncpg-ssl",
+        "sslmode",
+        "connect-timeout",
+    ],
+)
+def test_invalid_database_url_is_named_without_echoing_it(
+    monkeypatch: pytest.MonkeyPatch, url: str, problem: str
+) -> None:
+    monkeypatch.setenv("APP_DATABASE_URL", url)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(DatabaseSettings)
+    message = str(caught.value)
+    assert "APP_DATABASE_URL is invalid (" in message
+    assert problem in message
+    assert SECRET not in message
+    assert caught.value.__suppress_context__ is True
+
+
+@pytest.mark.parametrize("size", ["0", "101", "many"])
+def test_pool_size_is_checked(monkeypatch: pytest.MonkeyPatch, size: str) -> None:
+    monkeypatch.setenv("APP_DATABASE_POOL_SIZE", size)
+    with pytest.raises(SettingsError, match=r"APP_DATABASE_POOL_SIZE is invalid"):
+        load_settings(DatabaseSettings)

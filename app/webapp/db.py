@@ -1,65 +1,43 @@
-"""SQLite engine and session factory shared by the application and the migrations."""
+"""The database the settings name, SQLite or PostgreSQL: engines and sessions."""
 
-from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from sqlalchemy import URL, Engine, NullPool
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from sqlalchemy import URL, Engine, event
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
-
-# Several Gunicorn workers share one file: WAL lets readers run beside a writer, and
-# busy_timeout makes a writer wait for the lock instead of failing at once.
-SQLITE_PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
-    "PRAGMA busy_timeout=5000",
-    "PRAGMA foreign_keys=ON",
-)
+from webapp import postgresql, sqlite
+from webapp.settings import DatabaseSettings
 
 
-def apply_sqlite_pragmas(dbapi_connection: Any, _connection_record: object) -> None:
-    """Set the per-connection pragmas; a ``connect`` event listener."""
-    cursor = dbapi_connection.cursor()
-    try:
-        for pragma in SQLITE_PRAGMAS:
-            cursor.execute(pragma)
-    finally:
-        cursor.close()
+def describe_database(settings: DatabaseSettings) -> str:
+    """The database for logs: the SQLite file, or the server's URL without the password."""
+    url = settings.postgresql_url
+    return str(settings.database_file) if url is None else postgresql.describe(url)
 
 
-def install_sqlite_pragmas(engine: Engine) -> None:
-    """Run :func:`apply_sqlite_pragmas` on every new connection of ``engine``."""
-    event.listen(engine, "connect", apply_sqlite_pragmas)
+def create_engine(settings: DatabaseSettings) -> AsyncEngine:
+    """The application's async engine, one per process."""
+    url = settings.postgresql_url
+    if url is None:
+        return sqlite.create_engine(settings.database_file)
+    return postgresql.create_engine(url, settings.database_pool_size)
 
 
-def app_database_url(path: Path) -> URL:
-    """URL for the application: open an existing file read-write, never create one.
-
-    A missing file then shows up as an error (and an unhealthy /health) instead of an
-    empty database being created silently; creating the schema is the migrations' job.
-    The path is percent-encoded because SQLite parses it as a URI.
-    """
-    return URL.create(
-        "sqlite+aiosqlite",
-        database=f"file:{quote(str(path))}",
-        query={"mode": "rw", "uri": "true"},
-    )
+def migration_url(settings: DatabaseSettings) -> URL:
+    """The URL the migrations use, which may create the SQLite file."""
+    url = settings.postgresql_url
+    return sqlite.migration_database_url(settings.database_file) if url is None else url
 
 
-def migration_database_url(path: Path) -> URL:
-    """URL for the migrations, which may create the file."""
-    return URL.create("sqlite", database=str(path))
-
-
-def create_engine(path: Path) -> AsyncEngine:
-    """Create the application's async engine for the SQLite file at ``path``."""
-    engine = create_async_engine(app_database_url(path))
-    install_sqlite_pragmas(engine.sync_engine)
-    return engine
+def create_migration_engine(settings: DatabaseSettings) -> Engine:
+    """A synchronous engine for the migrations; makes the SQLite file's directory."""
+    url = settings.postgresql_url
+    if url is None:
+        path = settings.database_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_sync_engine(sqlite.migration_database_url(path))
+        sqlite.install_sqlite_pragmas(engine)
+        return engine
+    return create_sync_engine(url, connect_args=postgresql.connect_args(url), poolclass=NullPool)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -11,7 +11,8 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from webapp.db import create_engine, create_sessionmaker
+from webapp.db import create_engine, create_sessionmaker, describe_database
+from webapp.db_errors import answer_unavailable_with_503
 from webapp.head import HeadAsGetMiddleware
 from webapp.metrics import MetricsMiddleware, record_release
 from webapp.routes import docs, events, health, metrics, notes, pages, websocket
@@ -45,7 +46,7 @@ def configure_logging(level: str) -> None:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    engine = create_engine(settings.database_file)
+    engine = create_engine(settings)
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.background_checks = set()
@@ -55,7 +56,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         "Starting %s, release %s, database %s",
         settings.name,
         settings.release,
-        settings.database_file,
+        describe_database(settings),
     )
     try:
         yield
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    answer_unavailable_with_503(app)
     # The last added runs first: the metrics see HEAD requests as HEAD.
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(MetricsMiddleware)

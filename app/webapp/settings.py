@@ -8,6 +8,9 @@ from typing import Literal, TypeVar
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import URL
+
+from webapp.postgresql import InvalidDatabaseURL, parse_database_url
 
 # The directory holding the ``webapp`` package: a checkout or a deployed release.
 APP_DIR = Path(__file__).resolve().parent.parent
@@ -45,7 +48,12 @@ def _release_from_git() -> str:
 
 
 class DatabaseSettings(BaseSettings):
-    """What the database migrations need: nothing secret."""
+    """What the database migrations need: where the database is, and nothing else.
+
+    The SQLite file at ``database_path``, unless ``database_url`` names a PostgreSQL
+    server. That URL may hold a password: it is a SecretStr, and only
+    :func:`webapp.postgresql.describe` (which leaves the password out) shows it.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -56,11 +64,32 @@ class DatabaseSettings(BaseSettings):
     )
 
     database_path: Path = Path("var/app.db")
+    database_url: SecretStr | None = None
+    # Connections to PostgreSQL each process may hold; the server must allow this
+    # times the number of workers on every application server.
+    database_pool_size: int = Field(default=5, ge=1, le=100)
+
+    @field_validator("database_url")
+    @classmethod
+    def postgresql_only(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None:
+            try:
+                parse_database_url(url.get_secret_value())
+            except InvalidDatabaseURL as exc:
+                raise PydanticCustomError("database_url", str(exc)) from None
+        return url
 
     @property
     def database_file(self) -> Path:
         """The SQLite file as an absolute path (a relative one is relative to the cwd)."""
         return self.database_path.expanduser().resolve()
+
+    @property
+    def postgresql_url(self) -> URL | None:
+        """The PostgreSQL server's URL, for psycopg; None when the SQLite file is used."""
+        if self.database_url is None:
+            return None
+        return parse_database_url(self.database_url.get_secret_value())
 
 
 class Settings(DatabaseSettings):

@@ -5,9 +5,9 @@ import asyncio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from webapp.db_errors import describe_error
 from webapp.dependencies import EngineDep, SettingsDep
 from webapp.models import Note
 from webapp.schemas import HealthReport
@@ -18,18 +18,13 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 async def check_database(engine: AsyncEngine) -> None:
-    """Read the notes table: fails on a missing, unmigrated, unreadable or corrupt file."""
+    """Read the notes table.
+
+    Fails on a missing, unmigrated, unreadable or corrupt SQLite file, and on a
+    PostgreSQL server that is down, unreachable, refuses the login or is unmigrated.
+    """
     async with engine.connect() as connection:
         await connection.execute(select(Note.id).limit(1))
-
-
-def describe_error(exc: BaseException) -> str:
-    """A short description without SQL or parameters."""
-    if isinstance(exc, DBAPIError) and exc.orig is not None:
-        exc = exc.orig
-    if isinstance(exc, TimeoutError):
-        return "TimeoutError: the database did not answer in time"
-    return f"{type(exc).__name__}: {exc}"[:200]
 
 
 def start_database_check(app: FastAPI, engine: AsyncEngine) -> asyncio.Task[None]:
@@ -37,8 +32,9 @@ def start_database_check(app: FastAPI, engine: AsyncEngine) -> asyncio.Task[None
 
     SQLite calls run in a thread that cannot be interrupted, so the route awaits this
     task shielded from its timeout: the response does not wait for a stuck query, and
-    the task ends (and returns its connection) on its own. The lifespan waits for such
-    tasks before closing the engine.
+    the task ends (and returns its connection) on its own; with PostgreSQL, the connect
+    timeout ends one stuck connecting. The lifespan waits for such tasks before closing
+    the engine.
     """
     pending: set[asyncio.Task[None]] = app.state.background_checks
     task = asyncio.create_task(check_database(engine))
