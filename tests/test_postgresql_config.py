@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "filter
 from postgresql_config import (  # noqa: E402
     conf_value,
     hba_rules,
+    host_problems,
     input_problems,
     memory,
     roles,
@@ -179,3 +180,14 @@ def test_a_bad_client_is_refused_when_rendering():
 def test_each_owner_is_one_role():
     databases = [*GOOD, {"name": "webapp_jobs", "owner": "webapp", "password": PASSWORD}]
     assert roles(databases) == [{"name": "webapp", "password": PASSWORD}]
+
+
+def test_a_hosts_variables_are_read_over_the_roles_defaults():
+    defaults = {
+        "postgresql_databases": [],
+        "postgresql_clients": [],
+        "postgresql_extra_clients": [],
+        "postgresql_settings_extra": {},
+    }
+    assert host_problems({"other": 1}, defaults) == []
+    assert host_problems({"postgresql_databases": GOOD, "postgresql_extra_clients": ["x"]}, defaults) != []

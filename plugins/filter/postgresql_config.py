@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections import ChainMap
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -154,6 +155,18 @@ def input_problems(databases: Any, clients: Any, extra_clients: Any, extra_setti
     )
 
 
+def host_problems(host: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[str]:
+    """input_problems of a host's variables laid over the role's defaults (the preflight's view)."""
+    # Not copied: hostvars are templated as they are read, and only these four are needed.
+    v = ChainMap(host, defaults)
+    return input_problems(
+        v["postgresql_databases"],
+        v["postgresql_clients"],
+        v["postgresql_extra_clients"],
+        v["postgresql_settings_extra"],
+    )
+
+
 def _clamp(value: int, low: int, high: int) -> int:
     return max(low, min(high, value))
 
@@ -233,6 +246,7 @@ class FilterModule:
     def filters(self):
         return {
             "postgresql_input_problems": input_problems,
+            "postgresql_host_problems": host_problems,
             "postgresql_memory": memory,
             "postgresql_settings": settings,
             "postgresql_hba_rules": hba_rules,
