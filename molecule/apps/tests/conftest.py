@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import json
 import socket
 import ssl
@@ -15,11 +14,8 @@ import pytest
 import testinfra
 
 # molecule/default/tests/conftest.py: run the kit's playbooks, commit to an app's repository, put load on.
-_path = Path(__file__).resolve().parents[2] / "default" / "tests" / "conftest.py"
-_spec = importlib.util.spec_from_file_location("kit_default_conftest", _path)
-kit = importlib.util.module_from_spec(_spec)
-sys.modules["kit_default_conftest"] = kit
-_spec.loader.exec_module(kit)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
+from kit_default_conftest import kit  # noqa: E402
 
 PEBBLE_API_CA = kit.PEBBLE_API_CA
 run_playbook = kit.run_playbook

@@ -1,36 +1,45 @@
-"""Helpers for the multi-server scenario: the database server, the app server and an outsider."""
+"""Helpers for the multi-server scenario: the load balancer, the app servers, the database server, an outsider."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shlex
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import testinfra
 
 # molecule/default/tests/conftest.py: run the kit's playbooks, read the app's health, put load on.
-_path = Path(__file__).resolve().parents[2] / "default" / "tests" / "conftest.py"
-_spec = importlib.util.spec_from_file_location("kit_default_conftest", _path)
-kit = importlib.util.module_from_spec(_spec)
-sys.modules["kit_default_conftest"] = kit
-_spec.loader.exec_module(kit)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources"))
+from kit_default_conftest import kit  # noqa: E402
 
 run_playbook = kit.run_playbook
 steady_load = kit.steady_load
+commit_app_change = kit.commit_app_change
 Server = kit.Server
 SOCKET = kit.SOCKET
+LOADGEN = kit.LOADGEN
+PEBBLE_API_CA = kit.PEBBLE_API_CA
+DOMAIN = "cluster.example.test"
+# Pebble's issuing root, on the load balancer and the outsider (the fixture root).
+ROOT = "/tmp/kit-pebble-root.pem"
 DATABASE = "webapp"
 TRUST_FILE = "/etc/ssl/fastapi-kit/postgresql-servers.pem"
 PASSWORD = "molecule-cluster-db-password-0123"
 
 
+# The order the files run in: the converged state first, then what changes the servers;
+# the database's restore last, as it rewinds the app's data too.
+ORDER = ["test_database.py", "test_balancer.py", "test_changes_balancer.py", "test_changes_database.py"]
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Check the converged state first; the tests that change the servers run last."""
-    items.sort(key=lambda item: item.path.name.startswith("test_changes"))
+    items.sort(key=lambda item: ORDER.index(item.path.name) if item.path.name in ORDER else len(ORDER))
 
 
 def host(name: str) -> testinfra.host.Host:
@@ -45,6 +54,22 @@ def db() -> testinfra.host.Host:
 @pytest.fixture(scope="session")
 def web() -> Server:
     return Server("kit-cluster-web", host("kit-cluster-web"))
+
+
+@pytest.fixture(scope="session")
+def web2() -> Server:
+    return Server("kit-cluster-web2", host("kit-cluster-web2"))
+
+
+@pytest.fixture(scope="session")
+def webs(web: Server, web2: Server) -> list[Server]:
+    """The app servers, in the order a rolling deploy takes them (the inventory's)."""
+    return [web, web2]
+
+
+@pytest.fixture(scope="session")
+def lb() -> testinfra.host.Host:
+    return host("kit-cluster-lb")
 
 
 @pytest.fixture(scope="session")
@@ -81,3 +106,44 @@ def record(name: str, text: str) -> None:
     directory = os.environ.get("KIT_LOG_DIR")
     if directory:
         Path(directory, f"cluster-{name}.txt").write_text(text + "\n")
+
+
+@pytest.fixture(scope="session")
+def root(lb, outsider, tmp_path_factory) -> Path:
+    """Pebble's current issuing root: on the controller (the returned path), the load balancer and the outsider."""
+    pem = lb.check_output(f"curl -sS --fail --cacert {PEBBLE_API_CA} https://pebble:15000/roots/0")
+    for client in (lb, outsider):
+        client.run(f"cat > {ROOT} <<'EOF'\n{pem}\nEOF")
+    path = tmp_path_factory.mktemp("pebble") / "root.pem"
+    path.write_text(pem + "\n")
+    return path
+
+
+@contextmanager
+def load_through(
+    lb: testinfra.host.Host, seconds: int = 600, path: str = "/health", tag: str = "lb-load"
+) -> Iterator[dict]:
+    """Steady load on the app through the load balancer's HTTPS (from the load balancer itself, to 127.0.0.1:443),
+    certificate checked; yields the load generator's summary once the block ends. Every non-2xx answer and every
+    connection error counts as a failure."""
+    files = f"/tmp/kit-{tag}"
+    lb.run(f"rm -f {files}.stop {files}.json")
+    lb.run(
+        f"nohup python3 {LOADGEN} --connect 127.0.0.1:443 --tls --host {DOMAIN} --cafile {ROOT} --path {path}"
+        f" --concurrency 2 --interval 0.05 --timeout 20 --duration {seconds} --requests 500000"
+        f" --stop-file {files}.stop > {files}.json 2>{files}.err &"
+    )
+    time.sleep(2)
+    summary: dict = {}
+    try:
+        yield summary
+    finally:
+        lb.run(f"touch {files}.stop")
+        for _ in range(60):
+            out = lb.run(f"cat {files}.json").stdout.strip()
+            if out:
+                summary.update(json.loads(out))
+                break
+            time.sleep(0.5)
+        else:
+            summary.update(failed=-1, error=lb.run(f"cat {files}.err").stdout)

@@ -56,13 +56,15 @@ def test_only_the_owner_may_connect_to_its_database(db):
     assert not re.search(r"(^|[{,])=[A-Za-z]*c", acl), acl
 
 
-def test_the_app_server_is_the_only_network_client(db, web):
+def test_the_app_servers_are_the_only_network_clients(db, webs):
     rules = psql(
         db,
         "SELECT type, database[1], user_name[1], address, netmask, auth_method FROM pg_hba_file_rules"
-        " WHERE type LIKE 'host%' AND address NOT IN ('127.0.0.1', '::1')",
+        " WHERE type LIKE 'host%' AND address NOT IN ('127.0.0.1', '::1') ORDER BY line_number",
     )
-    assert rules == f"hostssl|{DATABASE}|{DATABASE}|{address_of(web.host)}|255.255.255.255|scram-sha-256"
+    assert rules.splitlines() == [
+        f"hostssl|{DATABASE}|{DATABASE}|{address_of(server.host)}|255.255.255.255|scram-sha-256" for server in webs
+    ]
 
 
 def test_the_app_server_connects_over_tls_verifying_the_server(web):
@@ -93,20 +95,23 @@ def test_a_server_with_another_name_fails_verification(db, web):
     assert "does not match host name" in result.stderr
 
 
-def test_the_firewall_opens_postgresql_to_the_app_server_only(db, web):
+def test_the_firewall_opens_postgresql_to_the_app_servers_only(db, webs):
     rules = db.check_output("ufw show added")
-    assert f"ufw allow from {address_of(web.host)} to any port 5432 proto tcp" in rules
-    assert rules.count("5432") == 1
+    for server in webs:
+        assert f"ufw allow from {address_of(server.host)} to any port 5432 proto tcp" in rules
+    assert rules.count("5432") == len(webs)
 
 
-def test_an_outsider_cannot_reach_postgresql(outsider):
+@pytest.mark.parametrize("who", ["outsider", "lb"])
+def test_neither_an_outsider_nor_the_load_balancer_can_reach_postgresql(request, who):
     # ufw drops the packets: the connection times out rather than being refused.
-    result = outsider.run("timeout 5 bash -c '</dev/tcp/kit-cluster-db/5432'")
+    result = request.getfixturevalue(who).run("timeout 5 bash -c '</dev/tcp/kit-cluster-db/5432'")
     assert result.rc != 0
 
 
-def test_the_app_server_reaches_it_through_the_firewall(web):
-    assert web.host.run("timeout 5 bash -c '</dev/tcp/kit-cluster-db/5432'").rc == 0
+def test_the_app_servers_reach_it_through_the_firewall(webs):
+    for server in webs:
+        assert server.host.run("timeout 5 bash -c '</dev/tcp/kit-cluster-db/5432'").rc == 0
 
 
 def backups(db) -> list[dict]:

@@ -82,7 +82,8 @@ def commit_app_change(
                 handle.write(text)
     env = dict(os.environ, GIT_AUTHOR_NAME="kit tests", GIT_AUTHOR_EMAIL="tests@fastapi-kit.invalid")
     env.update(GIT_COMMITTER_NAME="kit tests", GIT_COMMITTER_EMAIL="tests@fastapi-kit.invalid")
-    git("-C", str(workdir), "commit", "-qam", message, env=env)
+    git("-C", str(workdir), "add", "-A")
+    git("-C", str(workdir), "commit", "-qm", message, env=env)
     # Test commits live on test/ branches: main stays what scripts/ensure-app-repo published.
     git("-C", str(workdir), "push", "-qf", "origin", f"HEAD:refs/heads/test/{branch}")
     return git("-C", str(workdir), "rev-parse", "HEAD")
@@ -196,3 +197,28 @@ def steady_load(
                 time.sleep(0.5)
             else:
                 summaries[server.name] = {"failed": -1, "error": server.host.run(f"cat {files}.err").stdout}
+
+
+# sslyze's Mozilla intermediate profile: 5.7 (built in) and 6.0 (molecule/resources).
+MOZILLA_PROFILES = pytest.mark.parametrize(
+    "profile",
+    [
+        "--mozilla_config=intermediate",
+        f"--custom_tls_config={Path(__file__).resolve().parents[2] / 'resources' / 'mozilla-intermediate-6.0.json'}",
+    ],
+    ids=["mozilla-5.7", "mozilla-6.0"],
+)
+
+
+def assert_mozilla_compliant(name: str, port: int, root: Path, profile: str) -> None:
+    """sslyze from the controller against name's HTTPS on 127.0.0.1:port, the chain checked against root."""
+    sslyze = Path(sys.executable).parent / "sslyze"
+    result = subprocess.run(
+        [str(sslyze), profile, f"--certinfo_ca_file={root}", f"{name}:{port}{{127.0.0.1}}"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, NO_COLOR="1"),
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert ": OK - Compliant." in result.stdout

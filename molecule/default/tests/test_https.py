@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
 import shutil
 import socket
 import ssl
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from conftest import LOADGEN, PEBBLE_API_CA, assert_events_arrive_spread, run_playbook
+from conftest import (
+    LOADGEN,
+    MOZILLA_PROFILES,
+    PEBBLE_API_CA,
+    assert_events_arrive_spread,
+    assert_mozilla_compliant,
+    run_playbook,
+)
 from websockets.sync.client import connect as connect_websocket
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 SERVER_ROOT = "/tmp/kit-pebble-root.pem"
 # The app's site: nginx_site_name is the app's name (playbooks/vars/web.yml), webapp by default.
 SITE_FILE = "/etc/nginx/apps/webapp.conf"
@@ -335,27 +338,9 @@ def test_only_tls_1_2_and_1_3_are_accepted(host, site, version, accepted):
     assert (result.rc == 0 and "Cipher is (NONE)" not in result.stdout) == accepted, result.stdout[-500:]
 
 
-@pytest.mark.parametrize(
-    "profile",
-    ["--mozilla_config=intermediate", f"--custom_tls_config={RESOURCES / 'mozilla-intermediate-6.0.json'}"],
-    ids=["mozilla-5.7", "mozilla-6.0"],
-)
+@MOZILLA_PROFILES
 def test_tls_is_compliant_with_mozilla_intermediate(site, profile):
-    sslyze = Path(sys.executable).parent / "sslyze"
-    result = subprocess.run(
-        [
-            str(sslyze),
-            profile,
-            f"--certinfo_ca_file={site['root']}",
-            f"{site['domains'][0]}:{site['port']}{{127.0.0.1}}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=dict(os.environ, NO_COLOR="1"),
-    )
-    assert result.returncode == 0, result.stdout[-4000:]
-    assert ": OK - Compliant." in result.stdout
+    assert_mozilla_compliant(site["domains"][0], site["port"], site["root"], profile)
 
 
 # --- nothing else is exposed ------------------------------------------------------------------
