@@ -107,14 +107,17 @@ def backend_balancers(host: str, groups: Mapping[str, Sequence[str]]) -> list[st
     return [lb for lb in load_balancers(groups) if lb != host]
 
 
+def backend_address(host: str, hostvars: Mapping[str, Mapping[str, Any]]) -> str:
+    """The app server `host`'s backend as nginx writes it: address:port, an IPv6 address in brackets."""
+    address = private_address(host, hostvars)
+    if ":" in address:
+        address = f"[{address}]"
+    return f"{address}:{backend_port(host, hostvars)}"
+
+
 def backend_listen(host: str, groups: Mapping[str, Sequence[str]], hostvars: Mapping[str, Mapping[str, Any]]) -> str:
     """Where `host`'s nginx listens for the load balancers (address:port), or "" when none reaches it."""
-    if not backend_balancers(host, groups):
-        return ""
-    address = private_address(host, hostvars)
-    return (
-        f"[{address}]:{backend_port(host, hostvars)}" if ":" in address else f"{address}:{backend_port(host, hostvars)}"
-    )
+    return backend_address(host, hostvars) if backend_balancers(host, groups) else ""
 
 
 def backend_trusted(
@@ -134,15 +137,7 @@ def upstream_servers(
     """
     if host not in load_balancers(groups):
         return []
-    servers = []
-    for web in groups.get("web", []):
-        if web == host:
-            continue
-        address = private_address(web, hostvars)
-        if ":" in address:
-            address = f"[{address}]"
-        servers.append(f"{address}:{backend_port(web, hostvars)}")
-    return servers
+    return [backend_address(web, hostvars) for web in groups.get("web", []) if web != host]
 
 
 class FilterModule:
