@@ -17,7 +17,7 @@ def test_a_stop_on_the_second_server_names_the_first_as_deployed_and_the_third_a
     message = rollout_stop_message("web2", HOSTS, ["web2"], "the new release failed its health check\n")
     assert message.splitlines() == [
         "The deploy stopped at web2: the new release failed its health check",
-        "web2 serves the release it had.",
+        "What web2 serves now: its own failure above says (a release that fails before its switch never serves).",
         "Deployed before it, serving the new release: web1.",
         "Not deployed, serving the release they had: web3.",
     ]

@@ -18,7 +18,9 @@ def rollout_stop_message(host: str, play_hosts: Sequence[str], batch: Sequence[s
     untouched = [other for other in play_hosts[first:] if other not in batch]
     companions = [other for other in batch if other != host]
     lines = [f"The deploy stopped at {host}: {reason.strip() or 'a task failed'}"]
-    lines.append(f"{host} serves the release it had.")
+    lines.append(
+        f"What {host} serves now: its own failure above says (a release that fails before its switch never serves)."
+    )
     if done:
         lines.append(f"Deployed before it, serving the new release: {', '.join(done)}.")
     if companions:
