@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import commit_app_change, load_through, psql, record, run_playbook
+from conftest import address_of, commit_app_change, load_through, psql, record, run_playbook
 
 MIGRATION = '''"""A table for the load balancer's drill (molecule/cluster): a deploy with a migration."""
 
@@ -104,7 +104,7 @@ def failed_tries(lb, address: str) -> int:
 
 def test_an_app_server_killed_under_load_costs_no_request(lb, root, web, web2):
     """web2's nginx and Supervisor (with its Gunicorn) killed at once: its connections are refused."""
-    address = web2.host.check_output("hostname -I").split()[0]
+    address = address_of(web2.host)
     lb.run("truncate -s 0 /var/log/nginx/error.log")
     marker_before = int(web.host.check_output("wc -l < /var/log/nginx/webapp.access.log"))
     with load_through(lb) as load:
