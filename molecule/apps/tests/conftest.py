@@ -1,4 +1,4 @@
-"""Helpers for the apps the kit did not write, two on each server: molecule/default's, per app."""
+"""Helpers for the apps the kit did not write, two on one server: molecule/default's, per app."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def app_servers(group: str = "web") -> list[kit.Server]:
 
 @pytest.fixture(scope="session")
 def servers() -> list[kit.Server]:
-    """Both servers: each runs taskboard and classic."""
+    """The app servers (one, Debian 12): each runs taskboard and classic."""
     return app_servers()
 
 
@@ -83,6 +83,14 @@ def tls_socket(target: dict) -> ssl.SSLSocket:
 
 def https(target: dict, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
     """One request through the server's nginx, from the controller via the published port."""
+    response, data = https_response(target, method, path, body)
+    return response.status, data
+
+
+def https_response(
+    target: dict, method: str, path: str, body: dict | None = None
+) -> tuple[http.client.HTTPResponse, bytes]:
+    """https(), with the whole response (its headers)."""
     connection = http.client.HTTPSConnection(target["name"], timeout=10, context=target["context"])
     connection.sock = tls_socket(target)
     headers = {"Host": target["name"]}
@@ -94,7 +102,7 @@ def https(target: dict, method: str, path: str, body: dict | None = None) -> tup
     response = connection.getresponse()
     data = response.read()
     connection.close()
-    return response.status, data
+    return response, data
 
 
 def task_done_by_the_worker(target: dict, title: str) -> dict:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import https, live, site
-
-testinfra_hosts = ["ansible://kit-apps-bookworm", "ansible://kit-apps-trixie"]
+from conftest import https, https_response, live, site
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +18,15 @@ def test_it_serves_through_nginx(target):
     status, body = https(target, "POST", "/items", {"name": "through the kit"})
     assert status in (200, 201), body
     assert any(item["name"] == "through the kit" for item in json.loads(https(target, "GET", "/items")[1]))
+
+
+@pytest.mark.parametrize("path", ["/status", "/no-such-page"])
+def test_nginx_adds_no_content_security_policy_unless_asked(target, path):
+    """nginx_content_security_policy unset, the default: the app's responses pass as they are, with no
+    policy of nginx's (molecule/default checks the policy when it is set)."""
+    response, _ = https_response(target, "GET", path)
+    assert response.getheader("Strict-Transport-Security") == "max-age=63072000"
+    assert response.headers.get_all("Content-Security-Policy") is None
 
 
 def test_the_apps_gunicorn_pin_wins_and_gets_only_options_it_knows(host):

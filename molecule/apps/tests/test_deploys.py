@@ -1,4 +1,4 @@
-"""Deploys of one app while both apps of each server are under steady load: they run last.
+"""Deploys of one app while both apps of the server are under steady load: they run last.
 
 Each deploy names its app (-e app=<name>); the other app must not notice: no failed
 request, the same release, the same Gunicorn master (nothing restarted).
@@ -32,7 +32,7 @@ def master(host, app: str) -> str:
 
 
 class Loads:
-    """Steady load on both apps of both servers while the block runs; each app's summaries after."""
+    """Steady load on both apps of the server while the block runs; each app's summaries after."""
 
     def __init__(self, servers):
         self.servers = servers

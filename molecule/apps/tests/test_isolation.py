@@ -12,7 +12,6 @@ import ssl
 import pytest
 from conftest import HEALTH, https, live, site, socket_of, tls_socket
 
-testinfra_hosts = ["ansible://kit-apps-bookworm", "ansible://kit-apps-trixie"]
 APPS = ("taskboard", "classic")
 OTHER = {"taskboard": "classic", "classic": "taskboard"}
 # Where each app's entry in apps puts its SQLite file (app_sqlite_path).

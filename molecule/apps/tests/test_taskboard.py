@@ -14,7 +14,6 @@ import pytest
 from conftest import assert_events_arrive_spread, https, live, process_environment, site, task_done_by_the_worker
 from websockets.sync.client import connect as connect_websocket
 
-testinfra_hosts = ["ansible://kit-apps-bookworm", "ansible://kit-apps-trixie"]
 SOCKET = "/run/taskboard/app.sock"
 
 

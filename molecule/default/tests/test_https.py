@@ -166,7 +166,7 @@ def test_the_apps_pages_keep_their_own_content_security_policy(site, path):
 
 @pytest.mark.parametrize("path", ["/health", "/static/style.css", "/no-such-page"])
 def test_nginx_sets_a_content_security_policy_only_when_asked(site, path):
-    """Kit-default on one server (none), nginx_content_security_policy on the other."""
+    """nginx_content_security_policy is set here; molecule/apps checks the default (none)."""
     policies = https_get(site, path).headers.get_all("Content-Security-Policy") or []
     assert policies == ([site["csp"]] if site["csp"] else []), policies
 
