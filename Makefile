@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
-.PHONY: help setup test lint app-test molecule demo demo-destroy bench drills clean
+.PHONY: help setup test lint app-test molecule demo demo-destroy bench bench-cluster drills clean
 
 help: ## Show the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-14s %s\n", $$1, $$2 }'
@@ -30,6 +30,9 @@ demo-destroy: ## Remove the sandbox server
 
 bench: ## Measure the sandbox's stack against its own ceiling into bench/results (BENCH_COLD=1: CPython compiled too)
 	scripts/bench
+
+bench-cluster: ## Two app servers behind the load balancer against one, PostgreSQL against SQLite (molecule/cluster's containers)
+	scripts/bench-cluster
 
 drills: ## Deploys, renewal, crashes and a restart under load on the sandbox; fails if a target is missed
 	scripts/drills

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from kitbench.sandbox import REMOTE_DIR, sandbox, sandbox_json
@@ -146,8 +148,9 @@ def wrk(
     threads: int = 2,
     headers: dict[str, str] | None = None,
     alongside: str | None = None,
+    on: Callable[..., subprocess.CompletedProcess[str]] = sandbox,
 ) -> Result:
-    """Keep-alive HTTP/1.1 (over TLS for an https URL) from wrk.
+    """Keep-alive HTTP/1.1 (over TLS for an https URL) from wrk, run by `on` (inside the sandbox).
 
     headers are sent with every request. alongside is a URL that a second wrk loads for the
     same time with the same connections, unmeasured, to keep other processes busy meanwhile;
@@ -158,11 +161,11 @@ def wrk(
     if alongside:
         other = f"wrk -t{threads} -c{connections} -d{seconds:g}s --timeout 10s --latency {shlex.quote(alongside)}"
         cmd = f"{other} >{ALONGSIDE_LOG} 2>&1 & {cmd}; wait $!"
-    out, client_cpu = split_child_cpu(sandbox(cmd + CHILD_CPU, timeout=seconds + 60).stdout)
+    out, client_cpu = split_child_cpu(on(cmd + CHILD_CPU, timeout=seconds + 60).stdout)
     result = parse_wrk(out, url)
     result.detail["client_cpu_s"] = client_cpu
     if alongside:
-        other_output = sandbox(f"cat {ALONGSIDE_LOG}").stdout
+        other_output = on(f"cat {ALONGSIDE_LOG}").stdout
         other_result = parse_wrk(other_output, alongside)
         if other_result.failed:
             raise RuntimeError(f"the load alongside failed:\n{other_output}")

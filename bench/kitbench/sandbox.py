@@ -75,10 +75,17 @@ def run(cmd: list[str], *, timeout: float = 120, check: bool = True, **kwargs) -
     return result
 
 
+def container_exec(
+    container: str, script: str, *, timeout: float = 120, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a shell script as root inside a container."""
+    options = [f"--env={name}={value}" for name, value in (env or {}).items()]
+    return run(["docker", "exec", *options, container, "bash", "-c", script], timeout=timeout, check=check)
+
+
 def sandbox(script: str, *, timeout: float = 120, check: bool = True, env: dict[str, str] | None = None):
     """Run a shell script as root inside the sandbox container."""
-    options = [f"--env={name}={value}" for name, value in (env or {}).items()]
-    return run(["docker", "exec", *options, CONTAINER, "bash", "-c", script], timeout=timeout, check=check)
+    return container_exec(CONTAINER, script, timeout=timeout, check=check, env=env)
 
 
 def sandbox_json(script: str, *, timeout: float = 120, env: dict[str, str] | None = None) -> dict:
@@ -90,12 +97,12 @@ def container_running(name: str = CONTAINER) -> bool:
     return result.returncode == 0 and result.stdout.strip() == "true"
 
 
-def install_tools() -> None:
+def install_tools(container: str = CONTAINER) -> None:
     """Copy the bench's helpers in, and install Debian's wrk and h2load (idempotent, apt_ensure)."""
-    sandbox(f"install -d -m 0755 {REMOTE_DIR}")
+    container_exec(container, f"install -d -m 0755 {REMOTE_DIR}")
     for source in REMOTE_SOURCES:
-        run(["docker", "cp", str(source), f"{CONTAINER}:{REMOTE_DIR}/{source.name}"])
-    sandbox(f". {REMOTE_DIR}/lib.sh && apt_ensure wrk nghttp2-client curl openssl", timeout=600)
+        run(["docker", "cp", str(source), f"{container}:{REMOTE_DIR}/{source.name}"])
+    container_exec(container, f". {REMOTE_DIR}/lib.sh && apt_ensure wrk nghttp2-client curl openssl", timeout=600)
 
 
 def live() -> dict:
@@ -249,8 +256,8 @@ def append(path: Path, text: str) -> None:
         handle.write(text)
 
 
-def machine() -> dict:
-    """What the numbers were measured on."""
+def machine(container: str = CONTAINER) -> dict:
+    """What the numbers were measured on (the software versions inside container)."""
     cpu = ""
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
@@ -263,7 +270,8 @@ def machine() -> dict:
         match = re.search(r'^PRETTY_NAME="?(.*?)"?$', os_release.read_text(), re.M)
         os_name = match.group(1) if match else os_name
     docker = run(["docker", "version", "-f", "{{.Server.Version}}"], check=False).stdout.strip()
-    inside = sandbox(
+    inside = container_exec(
+        container,
         ". /etc/os-release; echo $PRETTY_NAME; "
         "{ command -v nginx >/dev/null && nginx -v 2>&1 || echo 'nginx: not installed'; }; "
         "openssl version; wrk --version 2>&1 | head -1 | cut -d' ' -f1-2; h2load --version | head -1",
