@@ -160,10 +160,15 @@ def address_of(container: str) -> str:
     return container_exec(container, "hostname -I").stdout.split()[0]
 
 
-def set_app_cpus(cpus: float) -> None:
-    """The same CPU quota on each app server (0: none)."""
+def set_app_cpus(cpus: float | None) -> None:
+    """The same CPU quota on each app server; None lifts it (a quota of every core of the machine:
+    `docker update --cpus=0` leaves the quota as it was)."""
+    quota = cpus or float(os.cpu_count() or 1)
     for name in WEBS:
-        run(["docker", "update", f"--cpus={cpus:g}", name])
+        run(["docker", "update", f"--cpus={quota:g}", name])
+        nano = run(["docker", "inspect", "-f", "{{.HostConfig.NanoCpus}}", name]).stdout.strip()
+        if int(nano) != round(quota * 1e9):
+            raise RuntimeError(f"{name}: the CPU quota is {int(nano) / 1e9:g}, not {quota:g}, after docker update")
 
 
 def served_lines() -> dict[str, int]:
@@ -209,7 +214,7 @@ def servers_comparison(args: argparse.Namespace) -> dict:
                 note(f"round {number}, {name}: {result.rps:.0f} req/s, p99 {result.p99_ms:.1f} ms, served {share}")
     finally:
         use_servers(2, original, web2)
-        set_app_cpus(0)
+        set_app_cpus(None)
     compared = compare(rounds, "two servers", "one server", throughput_target=SCALE_TARGET, p99_target=SCALE_P99_TARGET)
     # The configuration is what it says: one server means web2 served none of it.
     if any(share[WEBS[1]] for share in served["one server"]):
@@ -228,12 +233,13 @@ def start_twins(web: str) -> dict[str, str]:
     program = program_settings(container_exec(web, f"cat /etc/supervisor/conf.d/{APP}-{state['color']}.conf").stdout)
     settings = container_exec(web, f"cat {shlex.quote(release['env_file'])}").stdout
     user = program["user"]
-    container_exec(web, f"rm -rf {WORK_DIR} && install -d -o {user} -g {user} -m 0750 {WORK_DIR}")
+    group = container_exec(web, f"id -gn {shlex.quote(user)}").stdout.strip()
+    container_exec(web, f"rm -rf {WORK_DIR} && install -d -o {user} -g {group} -m 0750 {WORK_DIR}")
     sqlite_file = f"{WORK_DIR}/sqlite.env"
     container_exec(
         web,
         f"cat > {sqlite_file} <<'KIT_EOF'\n{sqlite_settings(settings, f'{WORK_DIR}/app.db')}KIT_EOF\n"
-        f"chown root:{user} {sqlite_file} && chmod 0640 {sqlite_file}",
+        f"chown root:{group} {sqlite_file} && chmod 0640 {sqlite_file}",
     )
     urls = {}
     for database, port in TWIN_PORTS.items():
@@ -242,7 +248,7 @@ def start_twins(web: str) -> dict[str, str]:
         # As the app's user, with the program's environment alone; setpriv execs, so $! is
         # the Gunicorn master itself (the launcher execs too).
         as_app = shlex.join(
-            ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "env", "-i"]
+            ["setpriv", f"--reuid={user}", f"--regid={group}", "--init-groups", "env", "-i"]
             + [f"{name}={value}" for name, value in env.items()]
         )
         cd = f"cd {shlex.quote(program['directory'])}"
