@@ -164,6 +164,7 @@ def main(argv: list[str]) -> int:
             "rps": round(total / elapsed, 1) if elapsed else 0.0,
             "p50_ms": round(percentile(stats.latencies, 0.50) * 1000, 2),
             "p99_ms": round(percentile(stats.latencies, 0.99) * 1000, 2),
+            "max_ms": round(max(stats.latencies, default=0.0) * 1000, 2),
         },
         sys.stdout,
     )

@@ -6,7 +6,6 @@ import json
 import os
 import shlex
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -126,24 +125,8 @@ def load_through(
     """Steady load on the app through the load balancer's HTTPS (from the load balancer itself, to 127.0.0.1:443),
     certificate checked; yields the load generator's summary once the block ends. Every non-2xx answer and every
     connection error counts as a failure."""
-    files = f"/tmp/kit-{tag}"
-    lb.run(f"rm -f {files}.stop {files}.json")
-    lb.run(
-        f"nohup python3 {LOADGEN} --connect 127.0.0.1:443 --tls --host {DOMAIN} --cafile {ROOT} --path {path}"
-        f" --concurrency 2 --interval 0.05 --timeout 20 --duration {seconds} --requests 500000"
-        f" --stop-file {files}.stop > {files}.json 2>{files}.err &"
-    )
-    time.sleep(2)
+    target = f"--connect 127.0.0.1:443 --tls --host {DOMAIN} --cafile {ROOT} --path {path}"
     summary: dict = {}
-    try:
+    with kit.load_from({"lb": lb}, target, seconds, tag) as summaries:
         yield summary
-    finally:
-        lb.run(f"touch {files}.stop")
-        for _ in range(60):
-            out = lb.run(f"cat {files}.json").stdout.strip()
-            if out:
-                summary.update(json.loads(out))
-                break
-            time.sleep(0.5)
-        else:
-            summary.update(failed=-1, error=lb.run(f"cat {files}.err").stdout)
+    summary.update(summaries["lb"])

@@ -173,12 +173,23 @@ def steady_load(
 
     tag names the load's files on the server, so two loads (one per app) can run at once.
     """
+    with load_from({s.name: s.host for s in servers}, f"--unix {unix_socket} --path {path}", seconds, tag) as loads:
+        yield loads
+
+
+@contextmanager
+def load_from(
+    hosts: dict[str, testinfra.host.Host], target: str, seconds: int = 600, tag: str = "load"
+) -> Iterator[dict[str, dict]]:
+    """Run the load generator on each host against target (its arguments: where to connect, what to GET)
+    while the block runs; yield each host's summary, by name, once the block ends. Every non-2xx
+    answer and every connection error counts as failed."""
     summaries: dict[str, dict] = {}
     files = f"/tmp/kit-{tag}"
-    for server in servers:
-        server.host.run(f"rm -f {files}.stop {files}.json")
-        server.host.run(
-            f"nohup python3 {LOADGEN} --unix {unix_socket} --path {path} --concurrency 2 --interval 0.05 --timeout 20 "
+    for host in hosts.values():
+        host.run(f"rm -f {files}.stop {files}.json")
+        host.run(
+            f"nohup python3 {LOADGEN} {target} --concurrency 2 --interval 0.05 --timeout 20 "
             f"--duration {seconds} --requests 500000 --stop-file {files}.stop "
             f"> {files}.json 2>{files}.err &"
         )
@@ -186,17 +197,17 @@ def steady_load(
     try:
         yield summaries
     finally:
-        for server in servers:
-            server.host.run(f"touch {files}.stop")
-        for server in servers:
+        for host in hosts.values():
+            host.run(f"touch {files}.stop")
+        for name, host in hosts.items():
             for _ in range(60):
-                out = server.host.run(f"cat {files}.json").stdout.strip()
+                out = host.run(f"cat {files}.json").stdout.strip()
                 if out:
-                    summaries[server.name] = json.loads(out)
+                    summaries[name] = json.loads(out)
                     break
                 time.sleep(0.5)
             else:
-                summaries[server.name] = {"failed": -1, "error": server.host.run(f"cat {files}.err").stdout}
+                summaries[name] = {"failed": -1, "error": host.run(f"cat {files}.err").stdout}
 
 
 # sslyze's Mozilla intermediate profile: 5.7 (built in) and 6.0 (molecule/resources).
