@@ -133,3 +133,40 @@ def test_an_app_server_killed_under_load_costs_no_request(lb, root, web, web2):
     assert_no_failed_request(load)
     # Left out after a failure: one try per fail_timeout, not one per request.
     assert 1 <= tries <= dead_for / 10 + 2, report
+
+
+def test_an_app_server_cut_off_under_load_costs_only_the_requests_in_flight_on_it(lb, root, web, web2):
+    """web2 gone without a word, as a power cut or a network partition looks from the load balancer: every
+    packet from it dropped, so nothing refuses or resets. A request already sent to it, on a connection the
+    load balancer keeps open, waits for an answer until proxy_read_timeout (60 s; the client gives up after
+    20 s): nginx has no active health check to abandon it sooner. Every other request is served: a new
+    connection to web2 fails over after proxy_connect_timeout (5 s), and web2 is left out meanwhile."""
+    lb_address = address_of(lb)
+    rule = f"INPUT -s {lb_address} -p tcp --dport 8080 -j DROP"
+    with load_through(lb) as load:
+        time.sleep(3)
+        web2.host.check_output(f"iptables -I {rule}")
+        cut = time.monotonic()
+        try:
+            time.sleep(25)
+        finally:
+            web2.host.check_output(f"iptables -D {rule}")
+        cut_for = time.monotonic() - cut
+        restored = time.monotonic()
+        before = int(web2.host.check_output("wc -l < /var/log/nginx/webapp.access.log"))
+        while int(web2.host.check_output("wc -l < /var/log/nginx/webapp.access.log")) <= before:
+            assert time.monotonic() - restored < 40, "the load balancer did not send to the server again in 40 s"
+            time.sleep(0.5)
+        back_after = time.monotonic() - restored
+        time.sleep(2)
+    report = (
+        f"web2 cut off for {cut_for:.0f} s under {load.get('requests')} requests through the load balancer:"
+        f" {load.get('failed')} failed {load.get('errors')}; p99 {load.get('p99_ms')} ms, slowest"
+        f" {load.get('max_ms')} ms; web2 back in the rotation {back_after:.1f} s after the cut ended"
+    )
+    record("cut-off-app-server", report)
+    assert load.get("requests", 0) > 100, report
+    # At most one request per load thread (2) can be in flight on web2 when it goes silent; each of those
+    # fails on the client's 20 s timeout, and nothing else fails.
+    assert load["failed"] <= 2, report
+    assert set(load["errors"]) <= {"TimeoutError"} and not any(s != "200" for s in load["statuses"]), report
