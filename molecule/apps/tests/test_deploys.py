@@ -167,7 +167,7 @@ def test_an_app_no_server_has_is_refused_before_any_change(servers):
     before = {app: untouched(servers, app) for app in APPS}
     result = run_playbook("deploy.yml", "-e", "app=taskbord", check=False)
     assert result.returncode != 0
-    refused = "app=taskbord: no server of this run has an app of that name (apps here: classic, taskboard)"
+    refused = "app=taskbord: no server of this run has an app of that name (apps here: classic, taskboard, webapp)"
     assert refused in result.stdout
     assert "changed=0" in result.stdout and "changed=1" not in result.stdout
     assert {app: untouched(servers, app) for app in APPS} == before
