@@ -7,6 +7,7 @@ Every server takes part in every step at once (one playbook run for all).
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from conftest import commit_app_change, open_websocket, run_playbook, steady_load
@@ -82,6 +83,8 @@ def test_release_that_cannot_start_never_gets_traffic(servers):
     assert f"Release {commit[:12]} did not become healthy" in result.stdout
     assert f"Still live and serving: release {history['requirements']}" in result.stdout
     assert "broken release" in result.stdout  # the failed release's own log explains why
+    # The gate stopped waiting when Supervisor gave up on the program, before the timeout.
+    assert re.search(r"Supervisor gave up on webapp-(blue|green) after [\d.]+ s: it exited at start", result.stdout)
     assert_no_failed_request(load)
     for server in servers:
         assert server.health()["release"] == history["requirements"]
