@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ MODULE = MODULES / "supervisor_remove.py"
 sys.path.insert(0, str(MODULES))
 
 import supervisor_remove  # noqa: E402
+import supervisord_helper  # noqa: E402
 
 # Exits 0.3 s after SIGTERM, as a Gunicorn finishing its requests does. It says when its
 # handler is in place: Supervisor reports it RUNNING at once (startsecs=0), and a SIGTERM
@@ -35,18 +35,7 @@ GRACEFUL = textwrap.dedent("""
 def supervisord(tmp_path):
     """A supervisord with three groups: quick (sleep), graceful (two processes), other."""
     (tmp_path / "graceful.py").write_text(GRACEFUL)
-    socket = tmp_path / "s.sock"
-    conf = tmp_path / "supervisord.conf"
-    conf.write_text(
-        textwrap.dedent(f"""
-        [unix_http_server]
-        file={socket}
-        [supervisord]
-        nodaemon=true
-        logfile={tmp_path}/supervisord.log
-        pidfile={tmp_path}/supervisord.pid
-        [rpcinterface:supervisor]
-        supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+    programs = f"""
         [program:quick]
         command=sleep 1000
         startsecs=0
@@ -59,23 +48,14 @@ def supervisord(tmp_path):
         [program:other]
         command=sleep 1000
         startsecs=0
-        """)
-    )
-    daemon = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)])
-    deadline = time.monotonic() + 20
-    while True:
-        server = supervisor_remove.connect(str(socket))
-        try:
-            running = all(p["statename"] == "RUNNING" for p in server.supervisor.getAllProcessInfo())
-            if running and len(list(tmp_path.glob("graceful-*.ready"))) == 2:
-                break
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, (tmp_path / "supervisord.log").read_text()
-        time.sleep(0.1)
-    yield socket, server
-    daemon.terminate()
-    daemon.wait(timeout=20)
+        """
+
+    def ready(server) -> bool:
+        running = all(p["statename"] == "RUNNING" for p in server.supervisor.getAllProcessInfo())
+        return running and len(list(tmp_path.glob("graceful-*.ready"))) == 2
+
+    with supervisord_helper.supervisord(tmp_path, programs, supervisor_remove.connect, ready) as running:
+        yield running
 
 
 def run(tmp_path: Path, *, check: bool = False, **arguments) -> dict:

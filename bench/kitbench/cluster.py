@@ -329,7 +329,7 @@ def markdown(results: dict) -> str:
     lines = [
         f"# Past one server, {results['date']}",
         "",
-        machine_line(results),
+        report.machine_line(results, "the load balancer"),
         "",
         f"{results['settings']['rounds']} interleaved rounds of {results['settings']['seconds']:g} s, "
         f"{results['settings']['connections']} connections (wrk, HTTP/1.1 keep-alive), `GET {PATH}`: "
@@ -363,15 +363,6 @@ def markdown(results: dict) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def machine_line(results: dict) -> str:
-    m = results["machine"]
-    return (
-        f"{m['cpus']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, {m['os']}, kernel {m['kernel']}, "
-        f"Docker {m['docker']}; the load balancer: {'; '.join(m['sandbox'])}. Load average "
-        f"{results['load_average_start']} at the start, {results['load_average_end']} at the end."
-    )
 
 
 def row(label: str, compared: dict, name: str) -> str:

@@ -42,11 +42,12 @@ def _judged(entry: dict) -> str:
     return f"**{judged['verdict']}**" + (f": {why}" if why else "")
 
 
-def machine_line(results: dict) -> str:
+def machine_line(results: dict, inside: str = "sandbox") -> str:
+    """The machine, and the versions found inside the container the load ran from (`inside`)."""
     m = results["machine"]
     return (
         f"{m['cpus']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, {m['os']}, kernel {m['kernel']}, "
-        f"Docker {m['docker']}; sandbox: {'; '.join(m['sandbox'])}. Load average {results['load_average_start']} "
+        f"Docker {m['docker']}; {inside}: {'; '.join(m['sandbox'])}. Load average {results['load_average_start']} "
         f"at the start, {results.get('load_average_end', '?')} at the end (other jobs share these cores)."
     )
 
