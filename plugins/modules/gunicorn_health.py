@@ -167,20 +167,21 @@ def program_state(server, program: str) -> str:
     return states[0] if states else "UNKNOWN"
 
 
-def wait(params: dict, server, clock=time.monotonic, sleep=time.sleep) -> dict:
-    """Try until healthy, the program given up on, or the timeout; the last of each figure."""
-    started = clock()
+def wait(params: dict, server) -> dict:
+    """Try until healthy, the program given up on (or unknown to Supervisor), or the timeout; the last of
+    each figure."""
+    started = time.monotonic()
     tries, status, content, state = 0, 0, "", ""
     while True:
         tries += 1
         status, content = get(params["socket"], params["path"])
         if healthy(status, content, params["release_key"], params["release"]):
             state = program_state(server, params["program"])
-            return result(True, status, content, state, tries, clock() - started)
+            return result(True, status, content, state, tries, time.monotonic() - started)
         state = program_state(server, params["program"])
-        if state in GAVE_UP or state == "UNKNOWN" or clock() - started >= params["timeout"]:
-            return result(False, status, content, state, tries, clock() - started)
-        sleep(params["interval"])
+        if state in GAVE_UP or state == "UNKNOWN" or time.monotonic() - started >= params["timeout"]:
+            return result(False, status, content, state, tries, time.monotonic() - started)
+        time.sleep(params["interval"])
 
 
 def result(ok: bool, status: int, content: str, state: str, tries: int, seconds: float) -> dict:
