@@ -28,7 +28,7 @@ demo: ## Start the local sandbox server and provision it with playbooks/site.yml
 demo-destroy: ## Remove the sandbox server
 	scripts/demo --destroy
 
-bench: ## Measure the sandbox's stack against its own ceiling into bench/results (BENCH_COLD=1: CPython compiled too)
+bench: ## Measure the sandbox's stack against its own ceiling, then past one server (bench-cluster), into bench/results (BENCH_COLD=1: CPython compiled too)
 	scripts/bench
 
 bench-cluster: ## Two app servers behind the load balancer against one, PostgreSQL against SQLite (molecule/cluster's containers)
