@@ -374,10 +374,8 @@ def row(label: str, compared: dict, name: str) -> str:
 
 
 def spread_text(values: list[float] | None, fmt: str = ".2f") -> str:
-    if not values:
-        return "not measured"
-    low, median, high = values
-    return f"{median:{fmt}} ({low:{fmt}}-{high:{fmt}})"
+    """A spread as judge() lists it, [min, median, max], as Spread.text writes it."""
+    return Spread(*values).text(fmt) if values else "not measured"
 
 
 def problems(compared: dict) -> str:
