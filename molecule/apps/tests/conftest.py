@@ -20,6 +20,7 @@ from kit_default_conftest import kit  # noqa: E402
 PEBBLE_API_CA = kit.PEBBLE_API_CA
 run_playbook = kit.run_playbook
 steady_load = kit.steady_load
+psql = kit.psql
 assert_events_arrive_spread = kit.assert_events_arrive_spread
 REPOS = kit.PROJECT / ".cache" / "repos"
 

@@ -12,15 +12,10 @@ import json
 import shlex
 
 import pytest
-from conftest import https, live, site
+from conftest import https, live, psql, site
 
 DATABASE = "webapp"
 TOKEN = "molecule-apps-token-0123456789"
-
-
-def psql(host, sql: str, database: str = "postgres") -> str:
-    """A query as the postgres superuser over the local socket; its rows, | between columns."""
-    return host.check_output(f"runuser -u postgres -- psql -X -At -d {database} -c {shlex.quote(sql)}")
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +19,7 @@ from kit_default_conftest import kit  # noqa: E402
 
 run_playbook = kit.run_playbook
 steady_load = kit.steady_load
+psql = kit.psql
 commit_app_change = kit.commit_app_change
 Server = kit.Server
 SOCKET = kit.SOCKET
@@ -81,11 +82,6 @@ def address_of(target: testinfra.host.Host) -> str:
     return target.check_output("hostname -I").split()[0]
 
 
-def psql(db: testinfra.host.Host, sql: str, database: str = "postgres") -> str:
-    """A query as the postgres superuser over the local socket; its rows, | between columns."""
-    return db.check_output(f"runuser -u postgres -- psql -X -At -d {database} -c {json.dumps(sql)}")
-
-
 def connect_from(target: testinfra.host.Host, dsn: str) -> testinfra.backend.base.CommandResult:
     """Connect to PostgreSQL with the app's own driver, from its virtualenv on the app server.
 
@@ -98,6 +94,21 @@ def connect_from(target: testinfra.host.Host, dsn: str) -> testinfra.backend.bas
         " WHERE pid = pg_backend_pid()').fetchone())\n"
     )
     return target.run(f"/srv/webapp/current/.venv/bin/python -c {shlex.quote(code)} {shlex.quote(dsn)}")
+
+
+def access_lines(server: Server) -> int:
+    """Lines in the app server's nginx log of the app: requests it has served."""
+    return int(server.host.check_output("wc -l < /var/log/nginx/webapp.access.log"))
+
+
+def seconds_until_served(server: Server, limit: float = 40) -> float:
+    """Seconds until the load balancer sends the server a request again (its nginx log grows), at most limit."""
+    started = time.monotonic()
+    before = access_lines(server)
+    while access_lines(server) <= before:
+        assert time.monotonic() - started < limit, f"the load balancer sent {server.name} nothing in {limit:g} s"
+        time.sleep(0.5)
+    return time.monotonic() - started
 
 
 def record(name: str, text: str) -> None:

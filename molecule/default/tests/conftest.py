@@ -6,6 +6,7 @@ import http.client
 import itertools
 import json
 import os
+import shlex
 import socket
 import ssl
 import subprocess
@@ -96,6 +97,12 @@ def server_names() -> list[str]:
 def read_health(host: testinfra.host.Host) -> dict:
     """GET /health on the stable socket, as the proxy would."""
     return json.loads(host.check_output(f"curl -sS --max-time 5 --unix-socket {SOCKET} http://localhost/health"))
+
+
+def psql(host: testinfra.host.Host, sql: str, database: str = "postgres") -> str:
+    """A query as the postgres superuser over the local socket; its rows, | between columns
+    (molecule/cluster's database server, molecule/apps' server)."""
+    return host.check_output(f"runuser -u postgres -- psql -X -At -d {database} -c {shlex.quote(sql)}")
 
 
 def read_live(host: testinfra.host.Host) -> dict:
