@@ -83,7 +83,12 @@ def test_a_service_restart_close_is_clean_the_client_reconnects_and_resends():
         summary = run_wsload(port, "--hello", "--clients", "2", "--messages", "150")
     assert summary["failed"] == 0, summary
     assert summary["messages"] >= 150
-    assert summary["closes"]["1012"] == summary["reconnects"] >= 6
+    # The server takes at least 150 answered messages plus one unanswered per close, so it
+    # closes at 20, 40, ..., 140 at least. A close that comes once the budget is spent needs
+    # no reconnect: each of the two clients can end on one.
+    closes = summary["closes"]["1012"]
+    assert closes >= 7, summary
+    assert closes - 2 <= summary["reconnects"] <= closes, summary
     # The message the server closed on is sent again on the new connection; a client that
     # reconnects only to find the budget spent (the other one answered the last) has none to send.
     assert summary["reconnects"] - 2 <= summary["resent"] <= summary["reconnects"]
