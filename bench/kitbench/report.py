@@ -11,7 +11,7 @@ README = ROOT / "bench" / "README.md"
 
 LABELS = {
     "ceiling/wrk": "ceiling: Gunicorn direct, HTTP/1.1 (wrk)",
-    "ceiling/h2load-h1": "ceiling: Gunicorn direct, HTTP/1.1 (h2load)",
+    "ceiling/h2load-h1": "ceiling: Gunicorn direct, HTTP/1.1 (h2load, counted as HTTP/2 is)",
     "https-h1/wrk": "nginx HTTPS, HTTP/1.1 keep-alive (wrk)",
     "https-h2/h2load": "nginx HTTPS, HTTP/2 (h2load)",
     "ceiling/wsload": "ceiling: Gunicorn direct, ws:// (wsload.py)",
@@ -274,7 +274,8 @@ def bench_markdown(results: dict) -> str:
         "per figure; each figure is the median, with the min-max over the rounds in brackets. "
         f"HTTP/2: {s['connections'] // s['h2_streams_per_connection']} connections x "
         f"{s['h2_streams_per_connection']} streams, {s.get('h2_requests_per_connection', '?')} requests per connection "
-        "(nginx's keepalive_requests; h2load does not reconnect after nginx's GOAWAY). "
+        "(nginx's keepalive_requests; h2load does not reconnect after nginx's GOAWAY), and its ceiling "
+        f"the same requests counted from {s['connections']} connections of HTTP/1.1, not a timed run. "
         f"Whole run: {results.get('duration_seconds', '?')} s.",
         "",
     ]
