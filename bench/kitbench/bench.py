@@ -156,6 +156,10 @@ def throughput_matrix(args: argparse.Namespace, port: int, https: bool) -> dict:
         "ceiling/h2load-h1": lambda p: h2load(
             f"http://127.0.0.1:{port}{p}", clients=c, streams=1, requests=h2_requests, h1=True
         ),
+        # The same ceiling timed, as HTTP/2 was judged against before: measured, not a baseline.
+        TIMED_CEILING: lambda p: h2load(
+            f"http://127.0.0.1:{port}{p}", clients=c, streams=1, seconds=args.seconds, h1=True
+        ),
     }
     if https:
         configs["https-h1/wrk"] = lambda p: wrk(https_url(p), connections=c, seconds=args.seconds)
@@ -177,7 +181,29 @@ def throughput_matrix(args: argparse.Namespace, port: int, https: bool) -> dict:
                     f"round {number + 1}/{args.rounds} {endpoint:6} {name:18} {result.rps:8.1f} req/s "
                     f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  failed {result.failed}"
                 )
-    return add_ratios({e: {k: median_result(v) for k, v in by_config.items()} for e, by_config in samples.items()})
+    matrix = add_ratios({e: {k: median_result(v) for k, v in by_config.items()} for e, by_config in samples.items()})
+    return against_timed_ceiling(matrix)
+
+
+TIMED_CEILING = "ceiling/h2load-h1-timed"
+
+
+def against_timed_ceiling(matrix: dict) -> dict:
+    """What a counted run costs: h2load's counted ceiling and HTTP/2 each against the timed ceiling, round by round.
+
+    Stored as timed_ratio (min, median, max) on both entries: the counted ceiling's says how much
+    lower counting alone measures the same server, HTTP/2's what the verdict would have read
+    against the timed ceiling.
+    """
+    for by_config in matrix.values():
+        timed = by_config.get(TIMED_CEILING)
+        if timed:
+            timed["reference"] = True
+        for name in ("ceiling/h2load-h1", "https-h2/h2load"):
+            if timed and name in by_config:
+                ratios = [r for r in verdict.per_round(by_config[name]["rounds"], timed["rounds"], "rps") if r]
+                by_config[name]["timed_ratio"] = Spread.of(ratios).as_list(2) if ratios else None
+    return matrix
 
 
 HTTP_PAIRS = (("https-h1/wrk", "ceiling/wrk"), ("https-h2/h2load", "ceiling/h2load-h1"))

@@ -12,6 +12,7 @@ README = ROOT / "bench" / "README.md"
 LABELS = {
     "ceiling/wrk": "ceiling: Gunicorn direct, HTTP/1.1 (wrk)",
     "ceiling/h2load-h1": "ceiling: Gunicorn direct, HTTP/1.1 (h2load, counted as HTTP/2 is)",
+    "ceiling/h2load-h1-timed": "Gunicorn direct, HTTP/1.1 (h2load, timed after a warm-up second; not a baseline)",
     "https-h1/wrk": "nginx HTTPS, HTTP/1.1 keep-alive (wrk)",
     "https-h2/h2load": "nginx HTTPS, HTTP/2 (h2load)",
     "ceiling/wsload": "ceiling: Gunicorn direct, ws:// (wsload.py)",
@@ -27,6 +28,8 @@ def _figure(entry: dict, key: str, fmt: str = ".1f") -> str:
 
 
 def _ratio(entry: dict, key: str) -> str:
+    if entry.get("reference"):
+        return "-"
     spread = (entry.get("judgement") or {}).get(key)
     if spread:
         return Spread(*spread).text()
@@ -258,6 +261,14 @@ def verdicts(results: dict) -> list[str]:
                     if entry.get("cpu_ratio")
                     else ""
                 )
+            )
+    for endpoint, by_config in results["throughput"].items():
+        counted, product = by_config.get("ceiling/h2load-h1", {}), by_config.get("https-h2/h2load", {})
+        if counted.get("timed_ratio") and product.get("timed_ratio"):
+            out.append(
+                f"- {PATHS[endpoint]}, counting instead of timing: the ceiling counted as HTTP/2 is serves "
+                f"{Spread(*counted['timed_ratio']).text()} of the same ceiling timed after a warm-up second; "
+                f"HTTP/2 through nginx serves {Spread(*product['timed_ratio']).text()} of the timed one"
             )
     return out
 
