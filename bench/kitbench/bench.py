@@ -3,7 +3,7 @@
 1. ceiling: GET /health and GET /api/notes straight to Gunicorn's workers over TCP
    loopback (an extra bind of the same workers: wrk and h2load cannot use a unix socket);
 2. the product: the same requests through nginx over HTTPS with keep-alive, HTTP/1.1
-   (wrk) and HTTP/2 (h2load), as ratios to the ceiling measured by the same tool the same way;
+   (wrk) and HTTP/2 (h2load), as ratios to the ceiling measured by the same tool;
 3. a new connection per request: plain TCP, TLS 1.3 full handshakes, TLS 1.3 resumed;
 4. WebSocket echo on connections held open: through nginx (wss) against straight to
    Gunicorn (ws over the TCP bind), messages/s and round trip, same client;
@@ -64,11 +64,29 @@ P99_TARGET = 1.3
 H2_STREAMS = 4
 
 
+# nginx's keepalive_requests for the bench's run: more than any HTTP/2 connection of a
+# timed run makes. h2load does not reconnect after the GOAWAY nginx sends when a connection
+# reaches it (1000 by default), so a timed run would go on with fewer connections.
+BENCH_KEEPALIVE_REQUESTS = 1_000_000
+
+
 def nginx_requests_per_connection() -> int:
     """nginx's keepalive_requests: the requests it serves on one connection before closing it."""
     config = sandbox("nginx -T 2>/dev/null", check=False).stdout
     match = re.search(r"^\s*keepalive_requests\s+(\d+);", config, re.M)
     return int(match.group(1)) if match else 1000  # nginx's default
+
+
+def h2_keepalive_requests(requests: int | None) -> int:
+    """Set nginx's keepalive_requests with web.yml (the nginx role's nginx_extra_http_config); None: the inventory's.
+
+    Returns what nginx then reads from its configuration.
+    """
+    extra = {"nginx_extra_http_config": f"keepalive_requests {requests};"} if requests else None
+    run = playbook("web.yml", extra, label=f"bench-keepalive-{requests or 'inventory'}")
+    if not run.ok:
+        raise RuntimeError(f"web.yml failed: {run.failure()}")
+    return nginx_requests_per_connection()
 
 
 def bound_port() -> int | None:
@@ -145,26 +163,18 @@ def median_result(rounds: list[Result]) -> dict:
 def throughput_matrix(args: argparse.Namespace, port: int, https: bool) -> dict:
     """Items 1 and 2: every configuration of both endpoints, interleaved, args.rounds times."""
     c = args.connections
-    clients = max(1, c // H2_STREAMS)
-    h2_requests = clients * args.h2_requests_per_connection
     configs = {
         "ceiling/wrk": lambda p: wrk(f"http://127.0.0.1:{port}{p}", connections=c, seconds=args.seconds),
-        # HTTP/2's ceiling is measured as HTTP/2 is: the same requests in flight, the same count,
-        # from a cold start. HTTP/2 through nginx can only be a counted run (loadtools.h2load),
-        # and a counted run of the ceiling itself serves 0.65 to 0.89 of a timed one
-        # (bench/README.md, "HTTP/2 against its ceiling").
         "ceiling/h2load-h1": lambda p: h2load(
-            f"http://127.0.0.1:{port}{p}", clients=c, streams=1, requests=h2_requests, h1=True
-        ),
-        # The same ceiling timed, as HTTP/2 was judged against before: measured, not a baseline.
-        TIMED_CEILING: lambda p: h2load(
             f"http://127.0.0.1:{port}{p}", clients=c, streams=1, seconds=args.seconds, h1=True
         ),
     }
     if https:
         configs["https-h1/wrk"] = lambda p: wrk(https_url(p), connections=c, seconds=args.seconds)
+        # Timed like its ceiling: nginx serves the run's every request on the connection it
+        # started on (h2_keepalive_requests), so no GOAWAY ends one halfway.
         configs["https-h2/h2load"] = lambda p: h2load(
-            https_url(p), clients=clients, streams=H2_STREAMS, requests=h2_requests
+            https_url(p), clients=max(1, c // H2_STREAMS), streams=H2_STREAMS, seconds=args.seconds
         )
     for fn in configs.values():  # warm every path up once, unmeasured
         fn(ENDPOINTS["health"])
@@ -181,29 +191,7 @@ def throughput_matrix(args: argparse.Namespace, port: int, https: bool) -> dict:
                     f"round {number + 1}/{args.rounds} {endpoint:6} {name:18} {result.rps:8.1f} req/s "
                     f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  failed {result.failed}"
                 )
-    matrix = add_ratios({e: {k: median_result(v) for k, v in by_config.items()} for e, by_config in samples.items()})
-    return against_timed_ceiling(matrix)
-
-
-TIMED_CEILING = "ceiling/h2load-h1-timed"
-
-
-def against_timed_ceiling(matrix: dict) -> dict:
-    """What a counted run costs: h2load's counted ceiling and HTTP/2 each against the timed ceiling, round by round.
-
-    Stored as timed_ratio (min, median, max) on both entries: the counted ceiling's says how much
-    lower counting alone measures the same server, HTTP/2's what the verdict would have read
-    against the timed ceiling.
-    """
-    for by_config in matrix.values():
-        timed = by_config.get(TIMED_CEILING)
-        if timed:
-            timed["reference"] = True
-        for name in ("ceiling/h2load-h1", "https-h2/h2load"):
-            if timed and name in by_config:
-                ratios = [r for r in verdict.per_round(by_config[name]["rounds"], timed["rounds"], "rps") if r]
-                by_config[name]["timed_ratio"] = Spread.of(ratios).as_list(2) if ratios else None
-    return matrix
+    return add_ratios({e: {k: median_result(v) for k, v in by_config.items()} for e, by_config in samples.items()})
 
 
 HTTP_PAIRS = (("https-h1/wrk", "ceiling/wrk"), ("https-h2/h2load", "ceiling/h2load-h1"))
@@ -534,7 +522,6 @@ def main(argv: list[str]) -> int:
     started = time.time()
     log("Preparing the sandbox: wrk and h2load from Debian, the bench's helpers")
     install_tools()
-    args.h2_requests_per_connection = nginx_requests_per_connection()
     cores = int(sandbox("nproc").stdout)
     results: dict = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
@@ -546,7 +533,7 @@ def main(argv: list[str]) -> int:
             "connections": args.connections,
             "handshake_processes": args.handshake_processes,
             "h2_streams_per_connection": H2_STREAMS,
-            "h2_requests_per_connection": args.h2_requests_per_connection,
+            "nginx_keepalive_requests": nginx_requests_per_connection(),
         },
         "targets": {"throughput_ratio": THROUGHPUT_TARGET, "p99_ratio": P99_TARGET},
     }
@@ -557,9 +544,17 @@ def main(argv: list[str]) -> int:
         log(f"HTTPS is not measured: {why_no_https}")
     if not args.only_deploys:
         seed_notes()
+        keepalive_raised = False
         try:
             log("Serving the live release on a TCP loopback port as well, for the ceiling")
             port = converge_for_bench()
+            if https:
+                log(f"Letting nginx serve {BENCH_KEEPALIVE_REQUESTS} requests per connection, for timed HTTP/2 runs")
+                keepalive_raised = True
+                keepalive = h2_keepalive_requests(BENCH_KEEPALIVE_REQUESTS)
+                if keepalive != BENCH_KEEPALIVE_REQUESTS:
+                    raise RuntimeError(f"nginx reads keepalive_requests {keepalive}, not {BENCH_KEEPALIVE_REQUESTS}")
+                results["settings"]["bench_keepalive_requests"] = keepalive
             release = live()["release"]["id"]
             _, pids = gunicorn_pids()
             results["release"] = release
@@ -581,6 +576,9 @@ def main(argv: list[str]) -> int:
             restore = playbook("app.yml", label="bench-restore")
             if not restore.ok:
                 print(restore.failure(), file=sys.stderr)
+            if keepalive_raised:
+                log("Restoring the inventory's keepalive_requests")
+                h2_keepalive_requests(None)
     if not args.skip_deploys:
         log(f"Deploy cost: one module call, {args.deploy_runs} times")
         results["module_call"] = module_call_cost(args.deploy_runs)

@@ -11,8 +11,7 @@ README = ROOT / "bench" / "README.md"
 
 LABELS = {
     "ceiling/wrk": "ceiling: Gunicorn direct, HTTP/1.1 (wrk)",
-    "ceiling/h2load-h1": "ceiling: Gunicorn direct, HTTP/1.1 (h2load, counted as HTTP/2 is)",
-    "ceiling/h2load-h1-timed": "Gunicorn direct, HTTP/1.1 (h2load, timed after a warm-up second; not a baseline)",
+    "ceiling/h2load-h1": "ceiling: Gunicorn direct, HTTP/1.1 (h2load)",
     "https-h1/wrk": "nginx HTTPS, HTTP/1.1 keep-alive (wrk)",
     "https-h2/h2load": "nginx HTTPS, HTTP/2 (h2load)",
     "ceiling/wsload": "ceiling: Gunicorn direct, ws:// (wsload.py)",
@@ -28,8 +27,6 @@ def _figure(entry: dict, key: str, fmt: str = ".1f") -> str:
 
 
 def _ratio(entry: dict, key: str) -> str:
-    if entry.get("reference"):
-        return "-"
     spread = (entry.get("judgement") or {}).get(key)
     if spread:
         return Spread(*spread).text()
@@ -43,6 +40,22 @@ def _judged(entry: dict) -> str:
         return ""
     why = "; ".join(judged["problems"])
     return f"**{judged['verdict']}**" + (f": {why}" if why else "")
+
+
+def http2_settings(settings: dict) -> str:
+    """How the HTTP/2 runs were made: timed, nginx's keepalive_requests raised; or counted (before 2026-12-03)."""
+    streams = settings["h2_streams_per_connection"]
+    shape = f"HTTP/2: {settings['connections'] // streams} connections x {streams} streams"
+    if "bench_keepalive_requests" in settings:
+        return (
+            f"{shape}, timed like the ceiling: nginx's keepalive_requests is {settings['bench_keepalive_requests']} "
+            f"for the run, the inventory's {settings['nginx_keepalive_requests']} after it (h2load does not "
+            "reconnect after the GOAWAY nginx sends at that count)."
+        )
+    return (
+        f"{shape}, {settings.get('h2_requests_per_connection', '?')} requests per connection, counted "
+        "(nginx's keepalive_requests; h2load does not reconnect after nginx's GOAWAY)."
+    )
 
 
 def machine_line(results: dict, inside: str = "sandbox") -> str:
@@ -262,14 +275,6 @@ def verdicts(results: dict) -> list[str]:
                     else ""
                 )
             )
-    for endpoint, by_config in results["throughput"].items():
-        counted, product = by_config.get("ceiling/h2load-h1", {}), by_config.get("https-h2/h2load", {})
-        if counted.get("timed_ratio") and product.get("timed_ratio"):
-            out.append(
-                f"- {PATHS[endpoint]}, counting instead of timing: the ceiling counted as HTTP/2 is serves "
-                f"{Spread(*counted['timed_ratio']).text()} of the same ceiling timed after a warm-up second; "
-                f"HTTP/2 through nginx serves {Spread(*product['timed_ratio']).text()} of the timed one"
-            )
     return out
 
 
@@ -283,11 +288,7 @@ def bench_markdown(results: dict) -> str:
         f"Release {results.get('release', '?')}, {results.get('workers', '?')} Gunicorn workers (the sandbox "
         f"inventory's), {s['connections']} requests in flight, {s['rounds']} interleaved rounds of {s['seconds']:g} s "
         "per figure; each figure is the median, with the min-max over the rounds in brackets. "
-        f"HTTP/2: {s['connections'] // s['h2_streams_per_connection']} connections x "
-        f"{s['h2_streams_per_connection']} streams, {s.get('h2_requests_per_connection', '?')} requests per connection "
-        "(nginx's keepalive_requests; h2load does not reconnect after nginx's GOAWAY), and its ceiling "
-        f"the same requests counted from {s['connections']} connections of HTTP/1.1, not a timed run. "
-        f"Whole run: {results.get('duration_seconds', '?')} s.",
+        f"{http2_settings(s)} Whole run: {results.get('duration_seconds', '?')} s.",
         "",
     ]
     if "throughput" in results:

@@ -10,7 +10,7 @@ import re
 
 import pytest
 from kitbench import report, verdict
-from kitbench.bench import TIMED_CEILING, add_ratios, against_timed_ceiling, app_cost_figures, median_result
+from kitbench.bench import add_ratios, app_cost_figures, median_result
 from kitbench.loadtools import Result, parse_h2load, parse_wrk
 from kitbench.verdict import MISS, NOISY_PASS, PASS, Spread
 from test_parsing import H2LOAD, WRK
@@ -129,35 +129,6 @@ def test_the_bench_judges_each_product_figure_and_lists_the_misses():
     )
 
 
-def test_http2_is_judged_against_the_counted_ceiling_and_shown_against_the_timed_one():
-    def result(*rps: float) -> dict:
-        return median_result([wrk_round(figure, 20) for figure in rps])
-
-    figures = {
-        "ceiling/h2load-h1": result(800, 900, 700),
-        TIMED_CEILING: result(1000, 1000, 1000),
-        "https-h2/h2load": result(760, 900, 770),
-    }
-    judged = against_timed_ceiling(add_ratios({"health": figures}, throughput_target=0.9, p99_target=1.3))
-    health = judged["health"]
-    assert health["https-h2/h2load"]["baseline"] == "ceiling/h2load-h1"
-    assert health["https-h2/h2load"]["judgement"]["verdict"] == PASS  # per round 0.95, 1.0, 1.1
-    assert health["ceiling/h2load-h1"]["timed_ratio"] == [0.7, 0.8, 0.9]
-    assert health["https-h2/h2load"]["timed_ratio"] == [0.76, 0.77, 0.9]
-    assert "judgement" not in health[TIMED_CEILING] and health[TIMED_CEILING]["reference"]
-
-    results = {"throughput": judged, "targets": {"throughput_ratio": 0.9, "p99_ratio": 1.3}}
-    assert verdict.misses(results) == []
-    table = report.throughput_table(dict(results, https={"available": True}))
-    timed_row = next(row for row in table if "not a baseline" in row)
-    assert timed_row.endswith("| 0 | - | - |  |")
-    assert report.verdicts(results)[-1] == (
-        "- `GET /health`, counting instead of timing: the ceiling counted as HTTP/2 is serves 0.80 (0.70-0.90) "
-        "of the same ceiling timed after a warm-up second; "
-        "HTTP/2 through nginx serves 0.77 (0.76-0.90) of the timed one"
-    )
-
-
 def test_websocket_figures_are_judged_on_latency():
     ceiling = median_result([wrk_round(rps, p99) for rps, p99 in ((4000, 10), (4100, 10), (3900, 10))])
     product = median_result([wrk_round(rps, p99) for rps, p99 in ((3000, 14), (3100, 15), (2900, 13))])
@@ -232,3 +203,14 @@ def test_the_app_cost_table_shows_each_way_with_its_spread():
     table = report.app_cost_table({"app_cost": out})
     assert table[2].startswith("| direct | ")
     assert "1.100 (1.000-1.200) | 1.00 (1.00-1.00) | no |" in table[2]
+
+
+def test_the_report_says_how_http2_was_run():
+    settings = {"connections": 16, "h2_streams_per_connection": 4, "nginx_keepalive_requests": 1000}
+    timed = report.http2_settings(dict(settings, bench_keepalive_requests=1_000_000))
+    assert timed.startswith("HTTP/2: 4 connections x 4 streams, timed like the ceiling: nginx's keepalive_requests")
+    assert "is 1000000 for the run, the inventory's 1000 after it" in timed
+    # The runs before 2026-12-03 counted 1000 requests a connection: their results still render.
+    before = {"connections": 16, "h2_streams_per_connection": 4, "h2_requests_per_connection": 1000}
+    counted = report.http2_settings(before)
+    assert counted.startswith("HTTP/2: 4 connections x 4 streams, 1000 requests per connection, counted")
