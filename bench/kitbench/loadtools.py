@@ -188,7 +188,8 @@ def h2load(
     A timed run (seconds, after a warm-up second) or a counted one (requests, spread evenly
     over the clients, no warm-up). h2load does not reconnect when a server closes an HTTP/2
     connection with GOAWAY, as nginx does after keepalive_requests (1000 by default): a timed
-    run would go on with fewer connections and measure that. Against nginx, count requests.
+    run would go on with fewer connections and measure that. Against nginx, time a run only
+    with its keepalive_requests above what a connection will make (bench.h2_keepalive_requests).
     """
     if (seconds is None) == (requests is None):
         raise ValueError("h2load: give seconds or requests, not both")
