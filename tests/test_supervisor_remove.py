@@ -5,9 +5,11 @@ under load, counting failed requests.
 """
 
 import json
+import socket as socket_module
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -90,10 +92,13 @@ def test_stops_and_removes_only_the_groups_named(tmp_path, supervisord):
 
 def test_check_mode_names_the_groups_and_stops_nothing(tmp_path, supervisord):
     socket, server = supervisord
-    result = run(tmp_path, check=True, names=["quick"], socket=str(socket))
+    program = tmp_path / "quick.conf"
+    program.write_text("[program:quick]\n")
+    result = run(tmp_path, check=True, names=["quick"], socket=str(socket), program_files=[str(program)])
     assert result["changed"] is True
-    assert result["removed"] == ["quick"]
+    assert result["removed"] == ["quick"] and result["removed_files"] == [str(program)]
     assert groups(server)["quick"] == {"RUNNING"}
+    assert program.exists()
 
 
 def test_no_supervisor_is_a_clear_failure(tmp_path):
@@ -114,3 +119,71 @@ def test_running_in(states, running):
     processes = [{"group": "g", "name": f"g-{i}", "statename": s} for i, s in enumerate(states)]
     processes.append({"group": "h", "name": "h", "statename": "RUNNING"})
     assert supervisor_remove.running_in(processes, "g") == running
+
+
+def listening(path: Path) -> socket_module.socket:
+    server = socket_module.socket(socket_module.AF_UNIX, socket_module.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen()
+    return server
+
+
+def test_connections_are_counted_on_their_socket_only(tmp_path):
+    with listening(tmp_path / "old.sock") as old, listening(tmp_path / "new.sock") as new:
+        assert supervisor_remove.connections_to(str(tmp_path / "old.sock")) == 0
+        client = socket_module.socket(socket_module.AF_UNIX, socket_module.SOCK_STREAM)
+        client.connect(str(tmp_path / "old.sock"))
+        accepted, _ = old.accept()
+        other = socket_module.socket(socket_module.AF_UNIX, socket_module.SOCK_STREAM)
+        other.connect(str(tmp_path / "new.sock"))
+        assert supervisor_remove.connections_to(str(tmp_path / "old.sock")) == 1
+        client.close()
+        accepted.close()
+        assert supervisor_remove.connections_to(str(tmp_path / "old.sock")) == 0
+        other.close()
+        new.close()
+
+
+def test_the_drain_ends_when_the_last_connection_closes_or_at_its_limit(tmp_path):
+    path = tmp_path / "old.sock"
+    with listening(path) as server:
+        client = socket_module.socket(socket_module.AF_UNIX, socket_module.SOCK_STREAM)
+        client.connect(str(path))
+        accepted, _ = server.accept()
+        limited = supervisor_remove.drain(str(path), 0.3)
+        assert limited["connections_left"] == 1
+        assert 0.3 <= limited["seconds"] < 1.0
+        closer = threading.Timer(0.3, lambda: (client.close(), accepted.close()))
+        closer.start()
+        drained = supervisor_remove.drain(str(path), 10)
+        closer.join()
+        assert drained["connections_left"] == 0
+        assert 0.2 <= drained["seconds"] < 2.0
+
+
+def test_program_files_go_before_the_groups_stop_and_the_drain_waits_first(tmp_path, supervisord):
+    socket, server = supervisord
+    program = tmp_path / "quick.conf"
+    program.write_text("[program:quick]\n")
+    drained = tmp_path / "app.sock"
+    with listening(drained) as listener:
+        client = socket_module.socket(socket_module.AF_UNIX, socket_module.SOCK_STREAM)
+        client.connect(str(drained))
+        accepted, _ = listener.accept()
+        result = run(
+            tmp_path,
+            names=["quick"],
+            socket=str(socket),
+            drain_socket=str(drained),
+            drain_seconds=0.5,
+            program_files=[str(program), str(tmp_path / "missing.conf")],
+        )
+        client.close()
+        accepted.close()
+    assert result["changed"] is True
+    assert result["removed"] == ["quick"] and result["removed_files"] == [str(program)]
+    assert result["drain"]["connections_left"] == 1 and result["drain"]["seconds"] >= 0.5
+    assert not program.exists()
+    assert "quick" not in groups(server)
+    again = run(tmp_path, names=["quick"], socket=str(socket), program_files=[str(program)])
+    assert again["changed"] is False and again["drain"] == {}
