@@ -149,3 +149,62 @@ def test_check_mode_does_not_wait(tmp_path, supervisord):
 )
 def test_healthy(status, content, key, release, expected):
     assert gunicorn_health.healthy(status, content, key, release) is expected
+
+
+def add_program(tmp_path: Path, section: str) -> None:
+    """A program section appended to the running supervisord's configuration, for reloadConfig to find."""
+    conf = tmp_path / "supervisord.conf"
+    conf.write_text(conf.read_text() + textwrap.dedent(section))
+
+
+def test_load_adds_a_new_program_starts_it_and_waits(tmp_path, supervisord):
+    add_program(
+        tmp_path,
+        f"""
+        [program:late]
+        command={sys.executable} {tmp_path}/server.py {tmp_path}/late.sock r3 0
+        startsecs=0
+        autostart=false
+        """,
+    )
+    result = run(
+        tmp_path,
+        supervisord,
+        load=True,
+        socket=str(tmp_path / "late.sock"),
+        program="late",
+        release_key="release",
+        release="r3",
+        timeout=20,
+    )
+    assert result["healthy"] is True and not result.get("failed"), result
+    assert result["changed"] is True
+    assert result["loaded"] == ["added", "started"]
+
+
+def test_load_starts_a_stopped_program_and_leaves_a_running_one(tmp_path, supervisord):
+    started = run(tmp_path, supervisord, load=True, socket=str(tmp_path / "stopped.sock"), program="stopped")
+    assert started["healthy"] is True and started["loaded"] == ["started"], started
+    again = run(tmp_path, supervisord, load=True, socket=str(tmp_path / "stopped.sock"), program="stopped")
+    assert again["healthy"] is True and again["loaded"] == [] and again["changed"] is False, again
+
+
+def test_load_replaces_a_program_whose_settings_changed(tmp_path, supervisord):
+    conf = tmp_path / "supervisord.conf"
+    conf.write_text(conf.read_text().replace("good.sock r1 0.5", "good.sock r2 0"))
+    result = run(
+        tmp_path,
+        supervisord,
+        load=True,
+        socket=str(tmp_path / "good.sock"),
+        program="good",
+        release_key="release",
+        release="r2",
+    )
+    assert result["healthy"] is True, result
+    assert result["loaded"][:2] == ["removed", "added"]
+
+
+def test_load_of_a_program_supervisor_does_not_know_fails_at_once(tmp_path, supervisord):
+    result = run(tmp_path, supervisord, load=True, socket=str(tmp_path / "none.sock"), program="none", timeout=60)
+    assert result["failed"] is True and result["state"] == "UNKNOWN" and result["loaded"] == []

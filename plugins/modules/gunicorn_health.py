@@ -24,7 +24,12 @@ description:
     given up on it (C(FATAL): it kept exiting before C(startsecs), C(startretries) times)
     or it was stopped, the wait ends at once: a release that fails at import is reported
     when Supervisor gives up, not after the whole timeout.
-  - Changes nothing. In check mode it does not wait (the release was not started).
+  - >-
+    With O(load), it first does what C(supervisorctl update PROGRAM) then C(supervisorctl
+    start PROGRAM) do, for that one group: reads Supervisor's configuration again, adds the
+    group when it is new, stops and re-adds it when its settings changed, and starts it
+    unless it runs. Two C(supervisorctl) calls cost two round trips more.
+  - Changes nothing without O(load). In check mode it does not wait (the release was not started).
 options:
   socket:
     description: The Gunicorn's unix socket.
@@ -58,6 +63,10 @@ options:
     description: Seconds between tries.
     type: float
     default: 0.5
+  load:
+    description: Load O(program)'s (changed) configuration into Supervisor and start it first.
+    type: bool
+    default: false
 author: fastapi-kit
 """
 
@@ -96,6 +105,11 @@ tries:
 seconds:
   description: How long the wait took.
   type: float
+  returned: always
+loaded:
+  description: What O(load) did to the group, in order (C(removed), C(added), C(started)); empty when nothing.
+  type: list
+  elements: str
   returned: always
 """
 
@@ -167,6 +181,35 @@ def program_state(server, program: str) -> str:
     return states[0] if states else "UNKNOWN"
 
 
+# Supervisor's fault for a start of a process that runs (supervisor.xmlrpc.Faults.ALREADY_STARTED).
+ALREADY_STARTED = 60
+# A group with a process in one of these states is started; one starting or running is not.
+NOT_STARTED = {"STOPPED", "EXITED", "FATAL"}
+
+
+def load(server, program: str) -> list[str]:
+    """supervisorctl update PROGRAM, then supervisorctl start PROGRAM: what was done, in order."""
+    done = []
+    added, changed, removed = server.supervisor.reloadConfig()[0]
+    if program in changed or program in removed:
+        server.supervisor.stopProcessGroup(program)
+        server.supervisor.removeProcessGroup(program)
+        done.append("removed")
+    if program in changed or program in added:
+        server.supervisor.addProcessGroup(program)
+        done.append("added")
+    states = [p["statename"] for p in server.supervisor.getAllProcessInfo() if p["group"] == program]
+    if states and NOT_STARTED.intersection(states):
+        try:
+            server.supervisor.startProcessGroup(program, False)
+            done.append("started")
+        except xmlrpc.client.Fault as fault:
+            # Supervisor started it between the two calls (autostart, on its next round).
+            if fault.faultCode != ALREADY_STARTED:
+                raise
+    return done
+
+
 def wait(params: dict, server) -> dict:
     """Try until healthy, the program given up on (or unknown to Supervisor), or the timeout; the last of
     each figure."""
@@ -206,20 +249,27 @@ def main() -> None:
             "supervisor_socket": {"type": "path", "default": "/run/supervisor.sock"},
             "timeout": {"type": "int", "default": 60},
             "interval": {"type": "float", "default": 0.5},
+            "load": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
     if module.check_mode:
-        module.exit_json(changed=False, healthy=True, status=0, content="", state="", tries=0, seconds=0.0)
+        module.exit_json(
+            changed=module.params["load"], healthy=True, status=0, content="", state="", tries=0, seconds=0.0, loaded=[]
+        )
+    program = module.params["program"]
     try:
         server = supervisor(module.params["supervisor_socket"])
+        loaded = load(server, program) if module.params["load"] else []
     except ImportError as error:
         module.fail_json(msg=f"Supervisor's Python package is missing (is supervisor installed?): {error}")
-    outcome = wait(module.params, server)
+    except (OSError, xmlrpc.client.Error) as error:
+        module.fail_json(msg=f"could not load and start {program} in Supervisor: {error}", loaded=[])
+    outcome = wait(module.params, server) | {"loaded": loaded}
     if not outcome["healthy"]:
         why = "the program " + outcome["state"] if outcome["state"] in GAVE_UP else f"{module.params['timeout']} s"
-        module.fail_json(msg=f"no healthy answer on {module.params['socket']} ({why})", **outcome)
-    module.exit_json(changed=False, **outcome)
+        module.fail_json(msg=f"no healthy answer on {module.params['socket']} ({why})", changed=bool(loaded), **outcome)
+    module.exit_json(changed=bool(loaded), **outcome)
 
 
 if __name__ == "__main__":
