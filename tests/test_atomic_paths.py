@@ -194,6 +194,13 @@ def test_a_directory_is_made_for_the_entries_after_it_then_nothing_changes(tmp_p
     assert mode_of(settings) == 0o750
 
 
+def test_a_directory_gets_its_missing_parents(tmp_path):
+    deep = tmp_path / "var" / "log" / "apps" / "webapp"
+    result = run(tmp_path, [file_entry(deep, directory=True, mode="0750")])
+    assert result["changed_paths"] == [str(deep)]
+    assert mode_of(deep) == 0o750
+
+
 def test_check_mode_follows_a_directory_it_would_make(tmp_path):
     entries = [file_entry(tmp_path / "new", directory=True), file_entry(tmp_path / "new" / "f", content="x")]
     result = run(tmp_path, entries, check=True)
@@ -206,3 +213,23 @@ def test_a_file_where_a_directory_should_be_is_refused(tmp_path):
     result = run(tmp_path, [file_entry(tmp_path / "taken", directory=True)])
     assert result["failed"] is True
     assert "is not a directory" in result["msg"]
+
+
+def test_content_that_fails_validation_leaves_the_path_and_the_later_entries(tmp_path):
+    conf = tmp_path / "green.conf.py"
+    conf.write_text("workers = 2\n")
+    check = f"{sys.executable} -c 'import ast, sys; ast.parse(open(sys.argv[1]).read())' %s"
+    result = run(
+        tmp_path,
+        [
+            file_entry(conf, content="workers = (\n", validate=check),
+            file_entry(tmp_path / "later", content="x"),
+        ],
+    )
+    assert result["failed"] is True
+    assert "failed validation" in result["msg"] and "SyntaxError" in result["msg"]
+    assert conf.read_text() == "workers = 2\n"
+    assert not (tmp_path / "later").exists()
+    assert leftovers(tmp_path) == []
+    good = run(tmp_path, [file_entry(conf, content="workers = 3\n", validate=check)])
+    assert good["changed"] is True and conf.read_text() == "workers = 3\n"

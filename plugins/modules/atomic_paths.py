@@ -45,8 +45,16 @@ options:
           Append this line to O(entries[].path) (made when missing) unless the file has it
           already; an empty line appends nothing.
         type: str
+      validate:
+        description: >-
+          A command that checks the new content of a file before it takes the path's name;
+          C(%s) is the new file. When it fails, the path and the entries after it are left
+          as they were.
+        type: str
       directory:
-        description: Make O(entries[].path) a directory (when true), for the entries after it.
+        description: >-
+          Make O(entries[].path) a directory (when true), for the entries after it; missing
+          parents are made as M(ansible.builtin.file) makes them (the module's umask, root's).
         type: bool
       owner:
         description: Owner of a file or directory (name or id); links keep the owner they are made with.
@@ -129,6 +137,7 @@ def settle_directory(module: AnsibleModule, entry: dict, diff: dict) -> bool:
     diff["before"][path] = "absent"
     diff["after"][path] = "directory"
     if not module.check_mode:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         os.mkdir(path, 0o700)
         settle_attributes(module, entry, path, True, "0755")
     return True
@@ -187,6 +196,12 @@ def settle_file(module: AnsibleModule, entry: dict, diff: dict) -> bool:
             stream.flush()
             os.fsync(stream.fileno())
         attributes(temporary, True)
+        if entry["validate"]:
+            if "%s" not in entry["validate"]:
+                module.fail_json(msg=f"{path}: validate must name the new file with %s")
+            rc, out, err = module.run_command(entry["validate"] % temporary)
+            if rc != 0:
+                module.fail_json(msg=f"{path}: the new content failed validation ({rc}): {(err or out).strip()}")
 
     replace_atomically(path, make)
     return True
@@ -206,6 +221,7 @@ def main() -> None:
                     "line": {"type": "str"},
                     "owner": {"type": "str", "default": "root"},
                     "group": {"type": "str", "default": "root"},
+                    "validate": {"type": "str"},
                     "directory": {"type": "bool"},
                     "mode": {"type": "raw"},
                 },
@@ -227,7 +243,7 @@ def main() -> None:
     changed_paths = []
     for entry in entries:
         parent = os.path.dirname(entry["path"])
-        if not os.path.isdir(parent) and parent not in made:
+        if not entry["directory"] and not os.path.isdir(parent) and parent not in made:
             module.fail_json(msg=f"{entry['path']}: its directory does not exist")
         if entry["directory"]:
             changed = settle_directory(module, entry, diff)
