@@ -312,3 +312,48 @@ def test_runs_as_a_command_with_the_servers_python(data, backups):
     (name,) = copy_names(backups)
     assert result.stdout == f"copied {database} to {backups / name} (integrity check: ok)\n"
     assert rows(backups / name) == [("note 0",), ("note 1",)]
+
+
+def before(database: Path, directory: Path, release: str, keep: int = 2, now: datetime = NOW) -> int:
+    """As roles/app/tasks/release_commands.yml runs it before a release's migrations."""
+    arguments = ["--database", str(database), "--dir", str(directory), "--keep", str(keep), "--before", release]
+    return sqlite_backup.main([*arguments, "--missing-ok"], now=now)
+
+
+def test_a_copy_before_migrations_names_its_release_and_is_checked(data, backups, capsys):
+    database = make_database(data / "app.db", notes=2)
+    shared = backups.parent
+    assert before(database, shared, "0123456789ab") == 0
+    name = "20261201T100000Z-before-0123456789ab.sqlite3"
+    assert (shared / name).is_file()
+    assert rows(shared / name) == [("note 0",), ("note 1",)]
+    assert integrity(shared / name) == [("ok",)]
+    assert capsys.readouterr().out == f"copied {database} to {shared / name} (integrity check: ok)\n"
+
+
+def test_copies_before_migrations_are_pruned_among_themselves_only(data, backups):
+    database = make_database(data / "app.db")
+    shared = backups.parent
+    scheduled_copies = old_copies(shared, 3)
+    for run, release in enumerate(["r1", "r2", "r3", "r4"]):
+        assert before(database, shared, release, keep=2, now=NOW + timedelta(hours=run)) == 0
+    kept = sorted(path.name for path in shared.iterdir() if sqlite_backup.BEFORE.match(path.name))
+    assert kept == ["20261201T120000Z-before-r3.sqlite3", "20261201T130000Z-before-r4.sqlite3"]
+    assert copy_names(shared) == sorted(scheduled_copies)
+    # And the scheduled run leaves the copies taken before migrations alone.
+    assert backup(database, shared, keep=1, now=NOW + timedelta(hours=5)) == 0
+    assert sorted(path.name for path in shared.iterdir() if sqlite_backup.BEFORE.match(path.name)) == kept
+
+
+def test_no_database_yet_is_nothing_to_copy_before_migrations(data, backups, capsys):
+    assert before(data / "app.db", backups.parent, "r1") == 0
+    assert "nothing to copy" in capsys.readouterr().out
+    assert not (data / "app.db").exists(), "the live database must never be created"
+    assert [path.name for path in backups.parent.iterdir()] == ["scheduled"]
+
+
+@pytest.mark.parametrize("release", ["", "../x", "a b", "r1;rm"])
+def test_a_release_name_is_letters_digits_dots_dashes(data, backups, release):
+    with pytest.raises(SystemExit) as exit_info:
+        before(make_database(data / "app.db"), backups.parent, release)
+    assert exit_info.value.code == 2
