@@ -208,6 +208,12 @@ def test_check_mode_follows_a_directory_it_would_make(tmp_path):
     assert not (tmp_path / "new").exists()
 
 
+def test_check_mode_counts_a_path_whose_directory_an_earlier_task_would_make(tmp_path):
+    result = run(tmp_path, [file_entry(tmp_path / "none" / "f", content="x")], check=True)
+    assert result["changed_paths"] == [str(tmp_path / "none" / "f")] and not result.get("failed")
+    assert not (tmp_path / "none").exists()
+
+
 def test_a_file_where_a_directory_should_be_is_refused(tmp_path):
     (tmp_path / "taken").write_text("")
     result = run(tmp_path, [file_entry(tmp_path / "taken", directory=True)])

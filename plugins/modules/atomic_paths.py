@@ -244,7 +244,13 @@ def main() -> None:
     for entry in entries:
         parent = os.path.dirname(entry["path"])
         if not entry["directory"] and not os.path.isdir(parent) and parent not in made:
-            module.fail_json(msg=f"{entry['path']}: its directory does not exist")
+            if not module.check_mode:
+                module.fail_json(msg=f"{entry['path']}: its directory does not exist")
+            # In check mode an earlier task that would make the directory has not made it.
+            diff["before"][entry["path"]] = "absent (no directory yet)"
+            diff["after"][entry["path"]] = entry["link"] if entry["link"] is not None else "made"
+            changed_paths.append(entry["path"])
+            continue
         if entry["directory"]:
             changed = settle_directory(module, entry, diff)
             if changed and module.check_mode:
