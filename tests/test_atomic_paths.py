@@ -5,26 +5,21 @@ shows the switch it makes on a real server, under load.
 """
 
 import grp
-import json
 import os
 import pwd
 import stat
-import subprocess
 import sys
 import threading
 from pathlib import Path
 
-MODULE = Path(__file__).resolve().parents[1] / "plugins" / "modules" / "atomic_paths.py"
+from module_runner import run_module
+
 OWNER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
 
 
 def run(tmp_path: Path, entries: list[dict], *, check: bool = False, diff: bool = False) -> dict:
-    arguments = {"entries": entries, "_ansible_check_mode": check, "_ansible_diff": diff}
-    args = tmp_path / "args.json"
-    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": arguments}))
-    result = subprocess.run([sys.executable, str(MODULE), str(args)], capture_output=True, text=True, timeout=60)
-    return json.loads(result.stdout)
+    return run_module("atomic_paths", tmp_path, {"entries": entries}, check=check, diff=diff)
 
 
 def file_entry(path: Path, **kind) -> dict:

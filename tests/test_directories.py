@@ -6,25 +6,19 @@ root and the app user owning the app's layout on a real server.
 """
 
 import grp
-import json
 import os
 import pwd
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
-MODULE = Path(__file__).resolve().parents[1] / "plugins" / "modules" / "directories.py"
+from module_runner import run_module
+
 OWNER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
 
 
 def run(tmp_path: Path, directories: list[dict], *, check: bool = False, diff: bool = False) -> dict:
-    arguments = {"directories": directories, "_ansible_check_mode": check, "_ansible_diff": diff}
-    args = tmp_path / "args.json"
-    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": arguments}))
-    result = subprocess.run([sys.executable, str(MODULE), str(args)], capture_output=True, text=True, timeout=60)
-    return json.loads(result.stdout)
+    return run_module("directories", tmp_path, {"directories": directories}, check=check, diff=diff)
 
 
 def entry(path: Path, mode: str = "0755") -> dict:

@@ -3,7 +3,6 @@ unix socket and a real supervisord (Supervisor 4.2.5, as Debian ships) whose pro
 crash at start, or are stopped."""
 
 import json
-import subprocess
 import sys
 import textwrap
 import time
@@ -12,11 +11,11 @@ from pathlib import Path
 import pytest
 
 MODULES = Path(__file__).resolve().parents[1] / "plugins" / "modules"
-MODULE = MODULES / "gunicorn_health.py"
 sys.path.insert(0, str(MODULES))
 
 import gunicorn_health  # noqa: E402
 import supervisord_helper  # noqa: E402
+from module_runner import run_module  # noqa: E402
 
 # An HTTP server on a unix socket answering GET /health with {"release": <argv[2]>} after
 # <argv[3]> seconds of start-up; /sick answers 503.
@@ -75,11 +74,23 @@ def supervisord(tmp_path):
 
 
 def run(tmp_path: Path, supervisor_socket: Path, *, check: bool = False, **arguments) -> dict:
-    args = tmp_path / "args.json"
     arguments = {"supervisor_socket": str(supervisor_socket), "interval": 0.1} | arguments
-    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": arguments | {"_ansible_check_mode": check}}))
-    result = subprocess.run([sys.executable, str(MODULE), str(args)], capture_output=True, text=True, timeout=120)
-    return json.loads(result.stdout)
+    return run_module("gunicorn_health", tmp_path, arguments, check=check, timeout=120)
+
+
+def load_and_wait(tmp_path: Path, supervisor_socket: Path, program: str, release: str, **arguments) -> dict:
+    """gunicorn_health with load, on program's socket, asking for release under the key "release"."""
+    socket = str(tmp_path / f"{program}.sock")
+    return run(
+        tmp_path,
+        supervisor_socket,
+        load=True,
+        socket=socket,
+        program=program,
+        release_key="release",
+        release=release,
+        **arguments,
+    )
 
 
 def test_waits_until_the_release_answers_healthy(tmp_path, supervisord):
@@ -167,16 +178,7 @@ def test_load_adds_a_new_program_starts_it_and_waits(tmp_path, supervisord):
         autostart=false
         """,
     )
-    result = run(
-        tmp_path,
-        supervisord,
-        load=True,
-        socket=str(tmp_path / "late.sock"),
-        program="late",
-        release_key="release",
-        release="r3",
-        timeout=20,
-    )
+    result = load_and_wait(tmp_path, supervisord, "late", "r3", timeout=20)
     assert result["healthy"] is True and not result.get("failed"), result
     assert result["changed"] is True
     assert result["loaded"] == ["added", "started"]
@@ -192,15 +194,7 @@ def test_load_starts_a_stopped_program_and_leaves_a_running_one(tmp_path, superv
 def test_load_replaces_a_program_whose_settings_changed(tmp_path, supervisord):
     conf = tmp_path / "supervisord.conf"
     conf.write_text(conf.read_text().replace("good.sock r1 0.5", "good.sock r2 0"))
-    result = run(
-        tmp_path,
-        supervisord,
-        load=True,
-        socket=str(tmp_path / "good.sock"),
-        program="good",
-        release_key="release",
-        release="r2",
-    )
+    result = load_and_wait(tmp_path, supervisord, "good", "r2", timeout=20)
     assert result["healthy"] is True, result
     assert result["loaded"][:2] == ["removed", "added"]
 

@@ -4,9 +4,7 @@ molecule/default and the drills use it to stop the old color after every switch,
 under load, counting failed requests.
 """
 
-import json
 import socket as socket_module
-import subprocess
 import sys
 import textwrap
 import threading
@@ -15,11 +13,11 @@ from pathlib import Path
 import pytest
 
 MODULES = Path(__file__).resolve().parents[1] / "plugins" / "modules"
-MODULE = MODULES / "supervisor_remove.py"
 sys.path.insert(0, str(MODULES))
 
 import supervisor_remove  # noqa: E402
 import supervisord_helper  # noqa: E402
+from module_runner import run_module  # noqa: E402
 
 # Exits 0.3 s after SIGTERM, as a Gunicorn finishing its requests does. It says when its
 # handler is in place: Supervisor reports it RUNNING at once (startsecs=0), and a SIGTERM
@@ -61,10 +59,7 @@ def supervisord(tmp_path):
 
 
 def run(tmp_path: Path, *, check: bool = False, **arguments) -> dict:
-    args = tmp_path / "args.json"
-    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": arguments | {"_ansible_check_mode": check}}))
-    result = subprocess.run([sys.executable, str(MODULE), str(args)], capture_output=True, text=True, timeout=120)
-    return json.loads(result.stdout)
+    return run_module("supervisor_remove", tmp_path, arguments, check=check, timeout=120)
 
 
 def groups(server) -> dict[str, set[str]]:
