@@ -65,8 +65,11 @@ def test_new_requirements_get_a_new_venv_without_a_failed_request(servers):
     for server in servers:
         assert server.live()["release"]["venv"] != venvs[server.name]
         # The database was copied before the new release's migrations ran.
-        backups = server.host.check_output("ls /srv/webapp/shared/backups")
-        assert f"before-{commit[:12]}.sqlite3" in backups
+        backups = server.host.check_output("ls /srv/webapp/shared/backups").split()
+        (name,) = [name for name in backups if name.endswith(f"-before-{commit[:12]}.sqlite3")]
+        # Taken by sqlite-backup, as the app user: checked, and private to the app.
+        copy = server.host.file(f"/srv/webapp/shared/backups/{name}")
+        assert (copy.user, copy.group, copy.mode) == ("webapp", "webapp", 0o640)
     history["requirements"] = commit[:12]
 
 
