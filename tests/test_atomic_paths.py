@@ -204,7 +204,8 @@ def test_check_mode_follows_a_directory_it_would_make(tmp_path):
 
 
 def test_check_mode_counts_a_path_whose_directory_an_earlier_task_would_make(tmp_path):
-    result = run(tmp_path, [file_entry(tmp_path / "none" / "f", content="x")], check=True)
+    entries = [file_entry(tmp_path / "none" / "f", content="x"), file_entry(tmp_path / "none" / "h", line="")]
+    result = run(tmp_path, entries, check=True)
     assert result["changed_paths"] == [str(tmp_path / "none" / "f")] and not result.get("failed")
     assert not (tmp_path / "none").exists()
 

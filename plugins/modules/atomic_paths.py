@@ -238,23 +238,21 @@ def main() -> None:
         if entry["directory"] is False:
             module.fail_json(msg=f"{entry['path']}: directory is false: say what the path should be instead")
     diff: dict = {"before": {}, "after": {}}
-    # Directories made in check mode: the entries after them may be in them.
-    made = set()
     changed_paths = []
     for entry in entries:
-        parent = os.path.dirname(entry["path"])
-        if not entry["directory"] and not os.path.isdir(parent) and parent not in made:
+        if not entry["directory"] and not os.path.isdir(os.path.dirname(entry["path"])):
             if not module.check_mode:
                 module.fail_json(msg=f"{entry['path']}: its directory does not exist")
-            # In check mode an earlier task that would make the directory has not made it.
-            diff["before"][entry["path"]] = "absent (no directory yet)"
-            diff["after"][entry["path"]] = entry["link"] if entry["link"] is not None else "made"
-            changed_paths.append(entry["path"])
+            # In check mode, a directory an earlier entry or task would make is not made: the path
+            # would be made in it (unless it is an empty line, which makes nothing).
+            after = entry["link"] if entry["link"] is not None else wanted_content(entry, None)
+            if after is not None:
+                diff["before"][entry["path"]] = "absent (no directory yet)"
+                diff["after"][entry["path"]] = after
+                changed_paths.append(entry["path"])
             continue
         if entry["directory"]:
             changed = settle_directory(module, entry, diff)
-            if changed and module.check_mode:
-                made.add(entry["path"])
         elif entry["link"] is not None:
             changed = settle_link(module, entry["path"], entry["link"], diff)
         else:
