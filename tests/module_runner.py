@@ -9,6 +9,14 @@ import sys
 from pathlib import Path
 
 MODULES = Path(__file__).resolve().parents[1] / "plugins" / "modules"
+MODULE_UTILS = MODULES.parent / "module_utils"
+# What Ansible's module wrapper does for the kit's shared code: ansible.module_utils.kit_* is found in
+# plugins/module_utils/. Then the module runs as a script, given its arguments file (sys.argv[1]).
+BOOTSTRAP = (
+    "import runpy, sys, ansible.module_utils as utils; "
+    "utils.__path__.append(sys.argv.pop(1)); "
+    "runpy.run_path(sys.argv.pop(1), run_name='__main__')"
+)
 
 
 def run_module(
@@ -20,6 +28,9 @@ def run_module(
     flags = {"_ansible_check_mode": check, "_ansible_diff": diff}
     args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": arguments | flags}))
     result = subprocess.run(
-        [sys.executable, str(MODULES / f"{name}.py"), str(args)], capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-c", BOOTSTRAP, str(MODULE_UTILS), str(MODULES / f"{name}.py"), str(args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     return json.loads(result.stdout)

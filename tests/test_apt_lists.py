@@ -4,10 +4,12 @@ The module itself runs for real in molecule/apt, against a container whose lists
 were removed minutes ago while another process holds apt's locks.
 """
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
+from module_runner import run_module
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "modules"))
 
@@ -73,3 +75,118 @@ def test_last_refresh_is_the_directory_without_a_stamp(tmp_path, monkeypatch):
 )
 def test_lock_holder(stderr, holder):
     assert apt_lists.lock_holder(stderr) == holder
+
+
+# dpkg's database as Debian writes it (trimmed): installed, held, only configuration files
+# left, half-configured, an architecture-specific library, triggers pending.
+STATUS = """\
+Package: nginx
+Status: install ok installed
+Priority: optional
+Architecture: amd64
+Version: 1.22.1-9
+Description: small, powerful, scalable web/proxy server
+ Nginx ("engine X") is a high-performance web and reverse proxy server.
+ Status: deinstall ok config-files
+
+Package: certbot
+Status: hold ok installed
+Architecture: all
+Version: 2.1.0-4
+
+Package: apache2
+Status: deinstall ok config-files
+Architecture: amd64
+
+Package: fail2ban
+Status: install ok half-configured
+Architecture: all
+
+Package: libssl3
+Status: install ok installed
+Architecture: amd64
+
+Package: man-db
+Status: install ok triggers-pending
+Architecture: amd64
+"""
+
+
+def test_installed_packages_reads_only_what_is_installed():
+    assert apt_lists.installed_packages(STATUS) == {
+        ("nginx", "amd64"),
+        ("certbot", "all"),
+        ("libssl3", "amd64"),
+        ("man-db", "amd64"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("packages", "missing"),
+    [
+        pytest.param(["nginx", "certbot", "man-db"], [], id="all-installed"),
+        pytest.param(["apache2", "nginx", "fail2ban"], ["apache2", "fail2ban"], id="config-files-and-half-configured"),
+        pytest.param(["ufw", "ufw", "nginx"], ["ufw"], id="each-missing-once"),
+        pytest.param(["libssl3:amd64", "libssl3:i386", "certbot:amd64"], ["libssl3:i386"], id="architectures"),
+        # apt decides what dpkg's database cannot tell.
+        pytest.param(["nginx=1.22.1-9", "nginx>=1.22", "ngin*", "./local.deb"], None, id="not-plain-names"),
+        pytest.param([], [], id="nothing-asked"),
+    ],
+)
+def test_missing_packages(packages, missing):
+    installed = apt_lists.installed_packages(STATUS)
+    assert apt_lists.missing_packages(packages, installed) == (packages if missing is None else missing)
+
+
+def _lists(tmp_path):
+    """A lists directory with one package list."""
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages").write_text("")
+    return lists
+
+
+def test_installed_packages_need_no_refresh(tmp_path):
+    status = tmp_path / "status"
+    status.write_text(STATUS)
+    # valid_time 0: lists always stale, were they needed.
+    arguments = {
+        "packages": ["nginx", "certbot"],
+        "status_file": str(status),
+        "lists_dir": str(_lists(tmp_path)),
+        "valid_time": 0,
+    }
+    result = run_module("apt_lists", tmp_path, arguments)
+    assert result["missing"] == []
+    assert result["updated"] is False
+    assert result["changed"] is False
+    assert "no lists needed" in result["reason"]
+
+
+def test_a_missing_package_refreshes_stale_lists(tmp_path, monkeypatch):
+    # apt-get is a stand-in here (molecule/apt runs the real one): it records that it ran.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls"
+    fake = bin_dir / "apt-get"
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    status = tmp_path / "status"
+    status.write_text(STATUS)
+    arguments = {
+        "packages": ["nginx", "ufw"],
+        "status_file": str(status),
+        "lists_dir": str(_lists(tmp_path)),
+        "valid_time": 0,
+    }
+    result = run_module("apt_lists", tmp_path, arguments)
+    assert result["missing"] == ["ufw"]
+    assert result["updated"] is True
+    assert calls.read_text() == "update -q\n"
+
+
+def test_without_packages_nothing_is_missing(tmp_path):
+    result = run_module("apt_lists", tmp_path, {"lists_dir": str(_lists(tmp_path)), "valid_time": 86_400})
+    assert result["missing"] == []
+    assert result["updated"] is False

@@ -109,8 +109,9 @@ def test_check_mode_says_what_would_change_and_changes_nothing(tmp_path):
     assert os.readlink(tmp_path / "app.sock") == "blue.sock"
     assert not (tmp_path / "live.json").exists()
     assert (tmp_path / "history").read_text() == "old\n"
-    assert result["diff"]["before"][str(tmp_path / "app.sock")] == "blue.sock"
-    assert result["diff"]["after"][str(tmp_path / "history")] == "old\nnew\n"
+    diffs = {entry["before_header"]: entry for entry in result["diff"]}
+    assert diffs[str(tmp_path / "app.sock")]["before"] == "-> blue.sock\n"
+    assert diffs[str(tmp_path / "history")]["after"] == "old\nnew\n"
 
 
 def test_an_entry_without_a_path_is_left_out(tmp_path):

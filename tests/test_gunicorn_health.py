@@ -69,7 +69,7 @@ def supervisord(tmp_path):
     def ready(server) -> bool:
         return bool(server.supervisor.getAllProcessInfo())
 
-    with supervisord_helper.supervisord(tmp_path, programs, gunicorn_health.supervisor, ready) as (socket, _):
+    with supervisord_helper.supervisord(tmp_path, programs, gunicorn_health.connect, ready) as (socket, _):
         yield socket
 
 

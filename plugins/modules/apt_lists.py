@@ -1,5 +1,6 @@
 #!/usr/bin/python
-"""Refresh apt's package lists when they need it: the kit's one rule for that."""
+"""Refresh apt's package lists when they need it, and tell which packages a role still needs:
+the kit's one rule for both."""
 
 import contextlib
 import os
@@ -26,7 +27,28 @@ description:
     Package lists are a cache, not host state: the task never reports a change, and
     it refreshes them in check mode too, where M(ansible.builtin.apt) needs them to
     tell which packages it would install.
+  - >-
+    With O(packages), it first reads dpkg's database for the packages that are not
+    installed yet, and returns them as RV(missing). Lists are only refreshed when
+    something is missing: installed packages need no lists. A role then runs
+    M(ansible.builtin.apt) only for RV(missing), so a server that has everything
+    pays for one quick read instead of M(ansible.builtin.apt) opening its whole
+    cache (about 0.7 s a role on a small server).
 options:
+  packages:
+    description:
+      - Package names to look up in dpkg's database.
+      - >-
+        A name with a version or a pattern (V(nginx=1.26*), V(foo>=2)), or a virtual
+        package, cannot be told from dpkg's database: it always counts as missing, and
+        M(ansible.builtin.apt) decides.
+      - Without it, the lists are refreshed by age alone and RV(missing) is empty.
+    type: list
+    elements: str
+  status_file:
+    description: dpkg's database of installed packages (a different one only in tests).
+    type: path
+    default: /var/lib/dpkg/status
   valid_time:
     description: Lists younger than this many seconds are kept as they are.
     type: int
@@ -46,6 +68,17 @@ EXAMPLES = r"""
 - name: Refresh apt's package lists when they are missing or stale
   apt_lists:
     valid_time: 3600
+
+- name: Find the packages nginx's role still needs, with fresh lists if it needs any
+  apt_lists:
+    packages: [nginx]
+  register: nginx_packages
+
+- name: Install nginx
+  ansible.builtin.apt:
+    name: "{{ nginx_packages.missing }}"
+    state: present
+  when: nginx_packages.missing | length > 0
 """
 
 RETURN = r"""
@@ -61,11 +94,19 @@ waited:
   description: Seconds spent waiting for another apt run's lock.
   type: int
   returned: always
+missing:
+  description: The packages of O(packages) that are not installed, in their order.
+  type: list
+  elements: str
+  returned: always
 """
 
 # apt's periodic job touches this after each successful update, where it is set up.
 UPDATE_STAMP = "/var/lib/apt/periodic/update-success-stamp"
 LOCK_ERROR = re.compile(r"Could not get lock .*")
+INSTALLED_STATES = (["installed"], ["triggers-pending"], ["triggers-awaited"])
+# A plain package name, with an optional architecture (Debian policy 5.6.1).
+PLAIN_NAME = re.compile(r"^(?P<name>[a-z0-9][a-z0-9+.-]+)(?::(?P<arch>[a-z0-9-]+))?$")
 RETRY_SECONDS = 2
 
 
@@ -99,6 +140,47 @@ def last_refresh(lists_dir: str) -> float | None:
         with contextlib.suppress(FileNotFoundError):
             times.append(os.stat(path).st_mtime)
     return max(times, default=None)
+
+
+def installed_packages(status: str) -> set[tuple[str, str]]:
+    """The (name, architecture) pairs dpkg's database ``status`` says are installed.
+
+    A package is installed when its Status ends in "installed" (C(install ok installed),
+    C(hold ok installed)) or only its triggers are pending; one that is half-installed,
+    half-configured or only left with its configuration files
+    (C(deinstall ok config-files)) is not.
+    """
+    installed = set()
+    for stanza in status.split("\n\n"):
+        fields = {}
+        for line in stanza.splitlines():
+            key, sep, value = line.partition(":")
+            if sep and not line.startswith((" ", "\t")):
+                fields[key] = value.strip()
+        if fields.get("Status", "").split()[-1:] in INSTALLED_STATES and "Package" in fields:
+            installed.add((fields["Package"], fields.get("Architecture", "")))
+    return installed
+
+
+def missing_packages(packages: list[str], installed: set[tuple[str, str]]) -> list[str]:
+    """The packages, in their order, that ``installed`` does not have.
+
+    A name without an architecture is installed in any architecture (as C(apt) reads it on
+    a one-architecture server); anything but a plain name counts as missing.
+    """
+    names = {name for name, _ in installed}
+    missing = []
+    for package in packages:
+        plain = PLAIN_NAME.match(package)
+        if plain is None:
+            found = False
+        elif plain["arch"] is None:
+            found = plain["name"] in names
+        else:
+            found = bool({(plain["name"], plain["arch"]), (plain["name"], "all")} & installed)
+        if not found:
+            missing.append(package)
+    return list(dict.fromkeys(missing))
 
 
 def lock_holder(output: str) -> str | None:
@@ -135,13 +217,27 @@ def main() -> None:
             "valid_time": {"type": "int", "default": 3600},
             "lock_timeout": {"type": "int", "default": 600},
             "lists_dir": {"type": "path", "default": "/var/lib/apt/lists"},
+            "packages": {"type": "list", "elements": "str"},
+            "status_file": {"type": "path", "default": "/var/lib/dpkg/status"},
         },
         supports_check_mode=True,
     )
     lists_dir = module.params["lists_dir"]
-    needed, reason = lists_need_update(
-        count_package_lists(lists_dir), last_refresh(lists_dir), time.time(), module.params["valid_time"]
-    )
+    packages = module.params["packages"]
+    missing = []
+    if packages is not None:
+        try:
+            with open(module.params["status_file"], encoding="utf-8", errors="replace") as status:
+                installed = installed_packages(status.read())
+        except FileNotFoundError:
+            installed = set()
+        missing = missing_packages(packages, installed)
+    if packages is not None and not missing:
+        needed, reason = False, "every package is installed: no lists needed"
+    else:
+        needed, reason = lists_need_update(
+            count_package_lists(lists_dir), last_refresh(lists_dir), time.time(), module.params["valid_time"]
+        )
     waited = 0
     if needed:
         waited, holder = update_lists(module, module.params["lock_timeout"])
@@ -149,7 +245,7 @@ def main() -> None:
         os.utime(lists_dir)
         if holder:
             module.warn(f"apt-get update waited {waited} s for another apt run: {holder}")
-    module.exit_json(changed=False, updated=needed, reason=reason, waited=waited)
+    module.exit_json(changed=False, updated=needed, reason=reason, waited=waited, missing=missing)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,9 @@ description:
     (the socket link a proxy connects to), and a failure leaves the ones after it
     as they were.
   - An entry whose O(entries[].path) is empty is left out, so an optional one can be written inline.
-  - Supports check mode and diff mode.
+  - >-
+    Supports check mode, and diff mode with one diff per changed path (a file's
+    content, a link's target), as M(ansible.builtin.template) shows a file.
 options:
   entries:
     description: The paths to settle, in order.
@@ -90,6 +92,11 @@ changed_paths:
 KINDS = ("link", "content", "line", "directory")
 
 
+def record(diffs: list, path: str, before: str, after: str) -> None:
+    """One path's diff, shown as M(ansible.builtin.template) shows a file's: a unified diff under its name."""
+    diffs.append({"before_header": path, "after_header": path, "before": before, "after": after})
+
+
 def replace_atomically(path: str, make) -> None:
     """make(name) the new link or file under a fresh name beside path, then rename(2) it over path."""
     directory, name = os.path.split(path)
@@ -128,14 +135,13 @@ def settle_attributes(module: AnsibleModule, entry: dict, target: str, changed: 
     return module.set_fs_attributes_if_different(wanted, changed)
 
 
-def settle_directory(module: AnsibleModule, entry: dict, diff: dict) -> bool:
+def settle_directory(module: AnsibleModule, entry: dict, diff: list) -> bool:
     path = entry["path"]
     if os.path.lexists(path) and (os.path.islink(path) or not os.path.isdir(path)):
         module.fail_json(msg=f"{path}: exists and is not a directory")
     if os.path.isdir(path):
         return settle_attributes(module, entry, path, False, "0755")
-    diff["before"][path] = "absent"
-    diff["after"][path] = "directory"
+    record(diff, path, "absent\n", "directory\n")
     if not module.check_mode:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         os.mkdir(path, 0o700)
@@ -143,14 +149,14 @@ def settle_directory(module: AnsibleModule, entry: dict, diff: dict) -> bool:
     return True
 
 
-def settle_link(module: AnsibleModule, path: str, target: str, diff: dict) -> bool:
+def settle_link(module: AnsibleModule, path: str, target: str, diff: list) -> bool:
     if os.path.isdir(path) and not os.path.islink(path):
         module.fail_json(msg=f"{path}: is a directory, not a link")
     before = os.readlink(path) if os.path.islink(path) else None
     if before == target:
         return False
-    diff["before"][path] = before if before is not None else ("absent" if not os.path.lexists(path) else "a file")
-    diff["after"][path] = target
+    shown = f"-> {before}" if before is not None else ("absent" if not os.path.lexists(path) else "a file")
+    record(diff, path, shown + "\n", f"-> {target}\n")
     if not module.check_mode:
         replace_atomically(path, lambda temporary: os.symlink(target, temporary))
     return True
@@ -166,7 +172,7 @@ def wanted_content(entry: dict, before: str | None) -> str | None:
     return (before or "") + ("" if not before or before.endswith("\n") else "\n") + line + "\n"
 
 
-def settle_file(module: AnsibleModule, entry: dict, diff: dict) -> bool:
+def settle_file(module: AnsibleModule, entry: dict, diff: list) -> bool:
     path = entry["path"]
     if os.path.lexists(path) and (os.path.islink(path) or not os.path.isfile(path)):
         module.fail_json(msg=f"{path}: exists and is not a regular file")
@@ -183,8 +189,7 @@ def settle_file(module: AnsibleModule, entry: dict, diff: dict) -> bool:
 
     if after == before:
         return attributes(path, False)
-    diff["before"][path] = before if before is not None else "absent"
-    diff["after"][path] = after
+    record(diff, path, before if before is not None else "", after)
     if module.check_mode:
         return True
 
@@ -237,7 +242,7 @@ def main() -> None:
             module.fail_json(msg=f"{entry['path']}: not an absolute path")
         if entry["directory"] is False:
             module.fail_json(msg=f"{entry['path']}: directory is false: say what the path should be instead")
-    diff: dict = {"before": {}, "after": {}}
+    diff: list = []
     changed_paths = []
     for entry in entries:
         if not entry["directory"] and not os.path.isdir(os.path.dirname(entry["path"])):
@@ -247,8 +252,8 @@ def main() -> None:
             # would be made in it (unless it is an empty line, which makes nothing).
             after = entry["link"] if entry["link"] is not None else wanted_content(entry, None)
             if after is not None:
-                diff["before"][entry["path"]] = "absent (no directory yet)"
-                diff["after"][entry["path"]] = after
+                shown = f"-> {after}\n" if entry["link"] is not None else after
+                record(diff, entry["path"], "", shown)
                 changed_paths.append(entry["path"])
             continue
         if entry["directory"]:

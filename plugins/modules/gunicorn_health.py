@@ -4,11 +4,11 @@
 import http.client
 import json
 import socket as sockets
-import sys
 import time
 import xmlrpc.client
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.kit_supervisor import connect, group_state
 
 DOCUMENTATION = r"""
 module: gunicorn_health
@@ -113,7 +113,6 @@ loaded:
   returned: always
 """
 
-DEBIAN_PYTHON = "/usr/lib/python3/dist-packages"
 # Supervisor will not start the program again by itself: waiting longer cannot help.
 # (EXITED is not: with autorestart, Supervisor starts it again.)
 GAVE_UP = {"FATAL", "STOPPED"}
@@ -159,26 +158,12 @@ def healthy(status: int, content: str, release_key: str, release: str) -> bool:
     return isinstance(answer, dict) and answer.get(release_key) == release
 
 
-def supervisor(socket_path: str):
-    """An XML-RPC proxy over Supervisor's unix socket, with Supervisor's own transport."""
-    if DEBIAN_PYTHON not in sys.path:
-        sys.path.append(DEBIAN_PYTHON)
-    from supervisor.xmlrpc import SupervisorTransport
-
-    transport = SupervisorTransport(None, None, f"unix://{socket_path}")
-    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
-
-
 def program_state(server, program: str) -> str:
-    """The worst state among the group's processes, as Supervisor names it ("" when unknown)."""
+    """The worst state among the group's processes, as Supervisor names it ("" when Supervisor does not answer)."""
     try:
-        states = [p["statename"] for p in server.supervisor.getAllProcessInfo() if p["group"] == program]
+        return group_state(server.supervisor.getAllProcessInfo(), program)
     except (OSError, xmlrpc.client.Error):
         return ""
-    for state in ("FATAL", "STOPPED", "EXITED", "BACKOFF", "STARTING"):
-        if state in states:
-            return state
-    return states[0] if states else "UNKNOWN"
 
 
 # Supervisor's fault for a start of a process that runs (supervisor.xmlrpc.Faults.ALREADY_STARTED).
@@ -259,7 +244,7 @@ def main() -> None:
         )
     program = module.params["program"]
     try:
-        server = supervisor(module.params["supervisor_socket"])
+        server = connect(module.params["supervisor_socket"])
         loaded = load(server, program) if module.params["load"] else []
     except ImportError as error:
         module.fail_json(msg=f"Supervisor's Python package is missing (is supervisor installed?): {error}")

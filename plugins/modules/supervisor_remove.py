@@ -2,11 +2,11 @@
 """Stop Supervisor program groups gracefully and remove them, as soon as they have stopped."""
 
 import os
-import sys
 import time
 import xmlrpc.client
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.kit_supervisor import connect
 
 DOCUMENTATION = r"""
 module: supervisor_remove
@@ -89,18 +89,8 @@ drain:
   returned: always
 """
 
-DEBIAN_PYTHON = "/usr/lib/python3/dist-packages"
 STOPPED = {"STOPPED", "EXITED", "FATAL"}
 POLL_SECONDS = 0.02
-
-
-def connect(socket: str):
-    """An XML-RPC proxy over Supervisor's unix socket, with Supervisor's own transport."""
-    if DEBIAN_PYTHON not in sys.path:
-        sys.path.append(DEBIAN_PYTHON)
-    from supervisor.xmlrpc import SupervisorTransport
-
-    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=SupervisorTransport(None, None, f"unix://{socket}"))
 
 
 def running_in(processes: list[dict], group: str) -> list[str]:

@@ -43,6 +43,7 @@ def run_playbook(playbook: str, *args: str, check: bool = True) -> subprocess.Co
     env = dict(os.environ, ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     env["ANSIBLE_ROLES_PATH"] = str(PROJECT / "roles")
     env["ANSIBLE_LIBRARY"] = str(PROJECT / "plugins" / "modules")
+    env["ANSIBLE_MODULE_UTILS"] = str(PROJECT / "plugins" / "module_utils")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     result = subprocess.run(
         ["ansible-playbook", "-i", str(INVENTORY), str(PROJECT / "playbooks" / playbook), *args],
