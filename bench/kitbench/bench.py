@@ -33,6 +33,7 @@ from kitbench.loadtools import Result, cpu_snapshot, fresh_connections, h2load, 
 from kitbench.sandbox import (
     DOMAIN,
     RESULTS,
+    ROOT,
     WEBSOCKET_PATH,
     PlaybookRun,
     api,
@@ -43,6 +44,7 @@ from kitbench.sandbox import (
     https_status,
     https_url,
     install_tools,
+    kit_at,
     live,
     load_average,
     log,
@@ -402,8 +404,9 @@ def new_commit(stamp: str) -> str:
     )
 
 
-def timed(label: str, runs: list[tuple[PlaybookRun, bool]]) -> dict:
-    """Several runs of one deploy: the median wall time, its spread, and the target's verdict."""
+def timed(label: str, runs: list[tuple[PlaybookRun, bool]], kit: str = "") -> dict:
+    """Several runs of one deploy: the median wall time, its spread, and the target's verdict.
+    kit names another revision's kit in the log line."""
     seconds = [run.seconds for run, _ in runs]
     entry = {
         "seconds": round(statistics.median(seconds), 1),
@@ -417,7 +420,9 @@ def timed(label: str, runs: list[tuple[PlaybookRun, bool]]) -> dict:
         failed = sum(1 for _, ok in runs if not ok)
         entry["target_s"] = DEPLOY_TARGETS[label]
         entry["judgement"] = verdict.judge_seconds(seconds, DEPLOY_TARGETS[label], failed)
-    note(f"{label}: {Spread.of(seconds).text('.1f')} s over {len(runs)} runs, {'ok' if entry['ok'] else 'FAILED'}")
+    where = f" (the kit at {kit})" if kit else ""
+    outcome = "ok" if entry["ok"] else "FAILED"
+    note(f"{label}{where}: {Spread.of(seconds).text('.1f')} s over {len(runs)} runs, {outcome}")
     return entry
 
 
@@ -445,47 +450,66 @@ def tasks_run(run: PlaybookRun) -> int:
     return recap.get("ok", 0) + recap.get("failed", 0)
 
 
-def deploy_cost(args: argparse.Namespace) -> dict:
-    """Item 6: no-change runs, code-only deploys, rollbacks (each args.deploy_runs times), a bare host."""
+def deploy_cost(args: argparse.Namespace, against: Path | None = None) -> tuple[dict, dict]:
+    """Item 6: no-change runs, code-only deploys, rollbacks (each args.deploy_runs times), a bare host.
+
+    With against (another revision's kit, sandbox.kit_at()), each judged deploy also runs with
+    that kit, alternating with this tree's run for run, so that both meet the same states of the
+    machine; the second dict holds those figures (empty without against).
+    """
     cost: dict = {}
+    other: dict = {}
     n = args.deploy_runs
+    kits = [ROOT, against] if against else [ROOT]
 
     def serving(commit: str) -> bool:
         return get_json("/health", https=False)[1].get("release") == commit[:12]
 
-    log(f"Deploy cost: site.yml with nothing to change, {n} times")
-    runs = [playbook("site.yml", label="bench-site-rerun") for _ in range(n)]
-    cost["site.yml, nothing to change"] = timed("site.yml, nothing to change", [(r, r.ok) for r in runs])
-    log(f"Deploy cost: deploy.yml with nothing to change, {n} times")
-    runs = [playbook("deploy.yml", label="bench-deploy-rerun") for _ in range(n)]
-    cost["deploy.yml, nothing to change"] = timed("deploy.yml, nothing to change", [(r, r.ok) for r in runs])
+    def rounds(label: str, one: Callable[[Path], tuple[PlaybookRun, bool]]) -> None:
+        """n rounds of label, each kit's run once a round, in turn."""
+        log(f"Deploy cost: {label}, {n} times" + (f", alternating with the kit at {against.name}" if against else ""))
+        runs: dict[Path, list] = {kit: [] for kit in kits}
+        for _ in range(n):
+            for kit in kits:
+                runs[kit].append(one(kit))
+        cost[label] = timed(label, runs[ROOT])
+        if against:
+            other[label] = timed(label, runs[against], kit=against.name)
+
+    def no_change(name: str, label: str) -> Callable[[Path], tuple[PlaybookRun, bool]]:
+        def one(kit: Path) -> tuple[PlaybookRun, bool]:
+            run = playbook(name, label=label, kit=kit)
+            return run, run.ok
+
+        return one
+
+    def code_deploy(kit: Path) -> tuple[PlaybookRun, bool]:
+        commit = new_commit(time.strftime("%Y-%m-%dT%H:%M:%S") + f"-{kit.name}")
+        run = playbook("deploy.yml", f"app_repo_version={commit}", label="bench-code-deploy", kit=kit)
+        return run, run.ok and serving(commit)
+
+    def rollback(kit: Path) -> tuple[PlaybookRun, bool]:
+        before = live()["release"]["id"]
+        run = playbook("rollback.yml", label="bench-rollback", kit=kit)
+        return run, run.ok and live()["release"]["id"] != before
+
+    rounds("site.yml, nothing to change", no_change("site.yml", "bench-site-rerun"))
+    rounds("deploy.yml, nothing to change", no_change("deploy.yml", "bench-deploy-rerun"))
     log("Deploy cost: app.yml deploying a new commit (the whole app tier, for comparison)")
     commit = new_commit(time.strftime("%Y-%m-%dT%H:%M:%S") + "-app")
     run = playbook("app.yml", f"app_repo_version={commit}", label="bench-code-deploy-app")
     cost["app.yml, code-only deploy of a new commit"] = timed(
         "app.yml, code-only deploy of a new commit", [(run, run.ok and serving(commit))]
     )
-    log(f"Deploy cost: deploy.yml deploying a new commit, {n} times")
-    runs = []
-    for number in range(n):
-        commit = new_commit(time.strftime("%Y-%m-%dT%H:%M:%S") + f"-{number}")
-        run = playbook("deploy.yml", f"app_repo_version={commit}", label="bench-code-deploy")
-        runs.append((run, run.ok and serving(commit)))
-    cost["deploy.yml, code-only deploy of a new commit"] = timed("deploy.yml, code-only deploy of a new commit", runs)
-    log(f"Deploy cost: rollback.yml to the previous release, {n} times")
-    runs = []
-    for _ in range(n):
-        before = live()["release"]["id"]
-        run = playbook("rollback.yml", label="bench-rollback")
-        runs.append((run, run.ok and live()["release"]["id"] != before))
-    cost["rollback.yml, to the previous release"] = timed("rollback.yml, to the previous release", runs)
+    rounds("deploy.yml, code-only deploy of a new commit", code_deploy)
+    rounds("rollback.yml, to the previous release", rollback)
     back = playbook("deploy.yml", label="bench-back-to-main")
     cost["deploy.yml, back to main (release already on disk)"] = timed(
         "deploy.yml, back to main (release already on disk)", [(back, back.ok)]
     )
     if args.skip_bare:
         note("bare-host converge skipped (--skip-bare)")
-        return cost
+        return cost, other
     runs = [("site.yml on a bare host, CPython from the artifact cache", False)]
     if args.cold:
         runs.append(("site.yml on a bare host, no artifact cache (CPython compiled)", True))
@@ -500,7 +524,7 @@ def deploy_cost(args: argparse.Namespace) -> dict:
             "ok": None,
             "note": "not run: opt in with BENCH_COLD=1 (about 10-25 minutes on 2 cores)",
         }
-    return cost
+    return cost, other
 
 
 def main(argv: list[str]) -> int:
@@ -515,6 +539,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--skip-deploys", action="store_true", help="no item 6 at all (development runs)")
     parser.add_argument("--deploy-runs", type=int, default=3, help="runs of each timed deploy in item 6")
     parser.add_argument("--only-deploys", action="store_true", help="item 6 alone")
+    parser.add_argument(
+        "--against",
+        default=os.environ.get("BENCH_AGAINST") or None,
+        metavar="REVISION",
+        help="item 6 side by side with the kit at this git revision (its playbooks and roles, this sandbox)",
+    )
     parser.add_argument("--out", type=Path, help="default: bench/results, or .cache/bench/deploys with --only-deploys")
     args = parser.parse_args(argv)
     args.out = output_dir(args.out, "deploys" if args.only_deploys else None)
@@ -582,7 +612,10 @@ def main(argv: list[str]) -> int:
     if not args.skip_deploys:
         log(f"Deploy cost: one module call, {args.deploy_runs} times")
         results["module_call"] = module_call_cost(args.deploy_runs)
-        results["deploy_cost"] = deploy_cost(args)
+        against = kit_at(args.against) if args.against else None
+        results["deploy_cost"], other = deploy_cost(args, against[0] if against else None)
+        if against:
+            results["deploy_cost_against"] = {"revision": args.against, "commit": against[1], "deploys": other}
     results["load_average_end"] = load_average()
     results["duration_seconds"] = round(time.time() - started)
     args.out.mkdir(parents=True, exist_ok=True)

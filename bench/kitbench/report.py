@@ -241,6 +241,32 @@ def deploy_table(results: dict) -> list[str]:
     return lines
 
 
+def side_by_side(results: dict) -> list[str]:
+    """The judged deploys of this tree against another revision's kit, run for run in the same rounds:
+    the difference of the medians, and whether it is larger than the spread (the ranges do not meet)."""
+    against = results.get("deploy_cost_against")
+    if not against:
+        return []
+    revision = against["revision"]
+    lines = [
+        f"Side by side with the kit at `{revision}` (`{against['commit'][:12]}`): each round ran the same deploy "
+        "with both kits, one after the other, on the same sandbox.",
+        "",
+        f"| Deploy | kit at `{revision}` | this tree | tasks run | difference | larger than the spread |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for label, before in against["deploys"].items():
+        after = results["deploy_cost"][label]
+        old, new = Spread(*before["spread"]), Spread(*after["spread"])
+        change = new.median - old.median
+        larger = "no: the ranges overlap" if old.overlaps(new) else "yes"
+        lines.append(
+            f"| {label} | {old.text('.1f')} s | {new.text('.1f')} s | {before['tasks']} / {after['tasks']} | "
+            f"{change:+.1f} s ({change / old.median:+.0%}) | {larger} |"
+        )
+    return lines
+
+
 def module_call_line(results: dict) -> list[str]:
     """What one module call costs, the unit of the floor column."""
     call = results.get("module_call")
@@ -359,6 +385,8 @@ def bench_markdown(results: dict) -> str:
             *deploy_table(results),
             "",
         ]
+        if "deploy_cost_against" in results:
+            parts += [*side_by_side(results), ""]
     return "\n".join(parts)
 
 

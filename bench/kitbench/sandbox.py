@@ -203,27 +203,31 @@ def playbook(
     env: dict[str, str] | None = None,
     timeout: float = 3600,
     label: str = "",
+    kit: Path = ROOT,
 ) -> PlaybookRun:
     """Run one of the kit's playbooks from the controller, as a user would; the output goes to a log.
 
     name is a file in playbooks/, or a path from the repository's root (the bench's own playbooks).
     The kit's playbooks run for the kit's app only (-e app=webapp): the sandbox runs a second
-    app (taskboard), which the bench leaves alone.
+    app (taskboard), which the bench leaves alone. kit is the tree whose playbooks, roles and
+    ansible.cfg run (another revision's: kit_at()); the inventory is always this tree's sandbox.
     """
     LOGS.mkdir(parents=True, exist_ok=True)
-    path = ROOT / name if "/" in name else ROOT / "playbooks" / name
+    path = kit / name if "/" in name else kit / "playbooks" / name
     args = [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(path)] + ([] if "/" in name else ["-e", f"app={APP}"])
     for value in extra:
         args += ["-e", value if isinstance(value, str) else json.dumps(value)]
     stamp = time.strftime("%Y%m%dT%H%M%S")
     path = LOGS / f"{stamp}-{label or Path(name).stem}.log"
-    note(f"ansible-playbook {name} {' '.join(shlex.quote(a) for a in args[4:])}  (log: {path.relative_to(ROOT)})")
-    full_env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    where = "" if kit == ROOT else f" [the kit at {kit.name}]"
+    shown = " ".join(shlex.quote(a) for a in args[4:])
+    note(f"ansible-playbook {name} {shown}{where}  (log: {path.relative_to(ROOT)})")
+    full_env = dict(os.environ, ANSIBLE_CONFIG=str(kit / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     full_env.update(env or {})
     started = time.monotonic()
     try:
         result = subprocess.run(
-            args, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout, check=False
+            args, cwd=kit, env=full_env, capture_output=True, text=True, timeout=timeout, check=False
         )
         returncode, output = result.returncode, result.stdout + result.stderr
     except subprocess.TimeoutExpired as error:
@@ -233,6 +237,17 @@ def playbook(
     outcome = "ok" if returncode == 0 else f"FAILED (rc {returncode})"
     note(f"{name}: {outcome} in {seconds:.1f} s")
     return PlaybookRun(name, returncode, seconds, output, path)
+
+
+def kit_at(revision: str) -> tuple[Path, str]:
+    """The kit as it was at revision (a commit, tag or branch of this repository), checked out once
+    in a worktree under .cache/bench/kits/, and its commit."""
+    commit = run(["git", "-C", str(ROOT), "rev-parse", "--verify", f"{revision}^{{commit}}"]).stdout.strip()
+    tree = WORK / "kits" / commit[:12]
+    if not (tree / "playbooks").is_dir():
+        run(["git", "-C", str(ROOT), "worktree", "prune"])
+        run(["git", "-C", str(ROOT), "worktree", "add", "-f", "--detach", str(tree), commit])
+    return tree, commit
 
 
 def app_commit(branch: str, message: str, edit: Callable[[Path], None], base: str = "main") -> str:

@@ -167,6 +167,31 @@ def test_a_deploy_over_its_target_is_a_miss_of_the_bench():
     assert report.module_call_line(results)[0].startswith("One module call on the sandbox costs 0.250 (0.200-0.300) s")
 
 
+def test_another_revision_side_by_side_says_whether_the_difference_is_beyond_the_spread():
+    def entry(spread: list[float], tasks: int) -> dict:
+        return {"seconds": spread[1], "spread": spread, "ok": True, "changed": 0, "runs": 3, "tasks": tasks}
+
+    site, deploy = "site.yml, nothing to change", "deploy.yml, nothing to change"
+    results = {
+        "deploy_cost": {site: entry([28.6, 29.5, 31.0], 151), deploy: entry([8.0, 9.0, 10.4], 31)},
+        "deploy_cost_against": {
+            "revision": "v1.2",
+            "commit": "7f85174abcdef0123",
+            "deploys": {site: entry([42.8, 51.2, 53.2], 176), deploy: entry([9.5, 10.0, 11.0], 33)},
+        },
+    }
+    lines = report.side_by_side(results)
+    assert "`v1.2` (`7f85174abcde`)" in lines[0]
+    assert lines[4] == (
+        "| site.yml, nothing to change | 51.2 (42.8-53.2) s | 29.5 (28.6-31.0) s | 176 / 151 | -21.7 s (-42%) | yes |"
+    )
+    assert lines[5].endswith("| -1.0 s (-10%) | no: the ranges overlap |")
+    assert report.side_by_side({"deploy_cost": results["deploy_cost"]}) == []
+    # The other revision's figures are a comparison: its misses are not this tree's.
+    results["deploy_cost_against"]["deploys"][site]["judgement"] = verdict.judge_seconds([42.8, 51.2, 53.2], 25)
+    assert verdict.misses(results) == []
+
+
 def app_cost_rounds(app_cpu_s: list[float], failed: int = 0) -> list[dict]:
     """Rounds as bench.app_cost records them: 1000 requests each, the app's CPU seconds given."""
     rounds = []
