@@ -236,3 +236,29 @@ def test_content_that_fails_validation_leaves_the_path_and_the_later_entries(tmp
     assert leftovers(tmp_path) == []
     good = run(tmp_path, [file_entry(conf, content="workers = 3\n", validate=check)])
     assert good["changed"] is True and conf.read_text() == "workers = 3\n"
+
+
+def test_absent_removes_a_file_or_a_link_then_nothing_changes(tmp_path):
+    (tmp_path / "default").write_text("server {}\n")
+    os.symlink("elsewhere", tmp_path / "link")
+    entries = [
+        file_entry(tmp_path / "default", absent=True),
+        file_entry(tmp_path / "link", absent=True),
+        file_entry(tmp_path / "never-there", absent=True),
+        file_entry(tmp_path / "no-directory" / "file", absent=True),
+    ]
+    checked = run(tmp_path, entries, check=True, diff=True)
+    assert checked["changed_paths"] == [str(tmp_path / "default"), str(tmp_path / "link")]
+    assert (tmp_path / "default").exists() and os.path.islink(tmp_path / "link")
+    assert [d["after"] for d in checked["diff"]] == ["absent\n", "absent\n"]
+    result = run(tmp_path, entries)
+    assert result["changed_paths"] == checked["changed_paths"]
+    assert not os.path.lexists(tmp_path / "default") and not os.path.lexists(tmp_path / "link")
+    assert run(tmp_path, entries)["changed"] is False
+
+
+def test_absent_refuses_a_directory(tmp_path):
+    (tmp_path / "sites").mkdir()
+    result = run(tmp_path, [file_entry(tmp_path / "sites", absent=True)])
+    assert result.get("failed") and "is a directory" in result["msg"]
+    assert (tmp_path / "sites").is_dir()

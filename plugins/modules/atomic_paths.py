@@ -58,6 +58,11 @@ options:
           Make O(entries[].path) a directory (when true), for the entries after it; missing
           parents are made as M(ansible.builtin.file) makes them (the module's umask, root's).
         type: bool
+      absent:
+        description: >-
+          Remove O(entries[].path) (when true), a file or a link; a directory is refused.
+          Nothing to remove is no change.
+        type: bool
       owner:
         description: Owner of a file or directory (name or id); links keep the owner they are made with.
         type: str
@@ -89,7 +94,7 @@ changed_paths:
   returned: always
 """
 
-KINDS = ("link", "content", "line", "directory")
+KINDS = ("link", "content", "line", "directory", "absent")
 
 
 def record(diffs: list, path: str, before: str, after: str) -> None:
@@ -162,6 +167,17 @@ def settle_link(module: AnsibleModule, path: str, target: str, diff: list) -> bo
     return True
 
 
+def settle_absent(module: AnsibleModule, path: str, diff: list) -> bool:
+    if not os.path.lexists(path):
+        return False
+    if os.path.isdir(path) and not os.path.islink(path):
+        module.fail_json(msg=f"{path}: is a directory, which absent does not remove")
+    record(diff, path, f"-> {os.readlink(path)}\n" if os.path.islink(path) else "a file\n", "absent\n")
+    if not module.check_mode:
+        os.unlink(path)
+    return True
+
+
 def wanted_content(entry: dict, before: str | None) -> str | None:
     """The file's content after the entry: its content, or before with its line appended (None: no file)."""
     if entry["content"] is not None:
@@ -228,6 +244,7 @@ def main() -> None:
                     "group": {"type": "str", "default": "root"},
                     "validate": {"type": "str"},
                     "directory": {"type": "bool"},
+                    "absent": {"type": "bool"},
                     "mode": {"type": "raw"},
                 },
                 "mutually_exclusive": [list(KINDS)],
@@ -240,12 +257,16 @@ def main() -> None:
     for entry in entries:
         if not os.path.isabs(entry["path"]):
             module.fail_json(msg=f"{entry['path']}: not an absolute path")
-        if entry["directory"] is False:
-            module.fail_json(msg=f"{entry['path']}: directory is false: say what the path should be instead")
+        for flag in ("directory", "absent"):
+            if entry[flag] is False:
+                module.fail_json(msg=f"{entry['path']}: {flag} is false: say what the path should be instead")
     diff: list = []
     changed_paths = []
     for entry in entries:
         if not entry["directory"] and not os.path.isdir(os.path.dirname(entry["path"])):
+            if entry["absent"]:
+                # No directory, nothing in it to remove.
+                continue
             if not module.check_mode:
                 module.fail_json(msg=f"{entry['path']}: its directory does not exist")
             # In check mode, a directory an earlier entry or task would make is not made: the path
@@ -258,6 +279,8 @@ def main() -> None:
             continue
         if entry["directory"]:
             changed = settle_directory(module, entry, diff)
+        elif entry["absent"]:
+            changed = settle_absent(module, entry["path"], diff)
         elif entry["link"] is not None:
             changed = settle_link(module, entry["path"], entry["link"], diff)
         else:
