@@ -146,17 +146,22 @@ def _lists(tmp_path):
     return lists
 
 
-def test_installed_packages_need_no_refresh(tmp_path):
+def run_on_status(tmp_path, packages: list[str]) -> dict:
+    """The module asked about packages, with STATUS as dpkg's database and lists that are always
+    stale (valid_time 0), were they needed."""
     status = tmp_path / "status"
     status.write_text(STATUS)
-    # valid_time 0: lists always stale, were they needed.
     arguments = {
-        "packages": ["nginx", "certbot"],
+        "packages": packages,
         "status_file": str(status),
         "lists_dir": str(_lists(tmp_path)),
         "valid_time": 0,
     }
-    result = run_module("apt_lists", tmp_path, arguments)
+    return run_module("apt_lists", tmp_path, arguments)
+
+
+def test_installed_packages_need_no_refresh(tmp_path):
+    result = run_on_status(tmp_path, ["nginx", "certbot"])
     assert result["missing"] == []
     assert result["updated"] is False
     assert result["changed"] is False
@@ -172,15 +177,7 @@ def test_a_missing_package_refreshes_stale_lists(tmp_path, monkeypatch):
     fake.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-    status = tmp_path / "status"
-    status.write_text(STATUS)
-    arguments = {
-        "packages": ["nginx", "ufw"],
-        "status_file": str(status),
-        "lists_dir": str(_lists(tmp_path)),
-        "valid_time": 0,
-    }
-    result = run_module("apt_lists", tmp_path, arguments)
+    result = run_on_status(tmp_path, ["nginx", "ufw"])
     assert result["missing"] == ["ufw"]
     assert result["updated"] is True
     assert calls.read_text() == "update -q\n"
