@@ -230,7 +230,7 @@ def test_content_that_fails_validation_leaves_the_path_and_the_later_entries(tmp
         ],
     )
     assert result["failed"] is True
-    assert "failed validation" in result["msg"] and "SyntaxError" in result["msg"]
+    assert "failed to validate" in result["msg"] and "SyntaxError" in result["msg"]
     assert conf.read_text() == "workers = 2\n"
     assert not (tmp_path / "later").exists()
     assert leftovers(tmp_path) == []

@@ -222,7 +222,8 @@ def settle_file(module: AnsibleModule, entry: dict, diff: list) -> bool:
                 module.fail_json(msg=f"{path}: validate must name the new file with %s")
             rc, out, err = module.run_command(entry["validate"] % temporary)
             if rc != 0:
-                module.fail_json(msg=f"{path}: the new content failed validation ({rc}): {(err or out).strip()}")
+                # "failed to validate", as ansible.builtin.copy and template say it, then the checker's words.
+                module.fail_json(msg=f"{path}: failed to validate (status {rc}): {(err or out).strip()}")
 
     replace_atomically(path, make)
     return True
