@@ -548,6 +548,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, help="default: bench/results, or .cache/bench/deploys with --only-deploys")
     args = parser.parse_args(argv)
     args.out = output_dir(args.out, "deploys" if args.only_deploys else None)
+    # A revision that does not exist stops the run here, not after the other items' minutes.
+    against = kit_at(args.against) if args.against and not args.skip_deploys else None
 
     started = time.time()
     log("Preparing the sandbox: wrk and h2load from Debian, the bench's helpers")
@@ -612,7 +614,6 @@ def main(argv: list[str]) -> int:
     if not args.skip_deploys:
         log(f"Deploy cost: one module call, {args.deploy_runs} times")
         results["module_call"] = module_call_cost(args.deploy_runs)
-        against = kit_at(args.against) if args.against else None
         results["deploy_cost"], other = deploy_cost(args, against[0] if against else None)
         if against:
             results["deploy_cost_against"] = {"revision": args.against, "commit": against[1], "deploys": other}
