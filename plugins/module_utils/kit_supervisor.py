@@ -13,11 +13,14 @@ WORST_FIRST = ("FATAL", "STOPPED", "EXITED", "BACKOFF", "STARTING")
 def connect(socket_path: str) -> xmlrpc.client.ServerProxy:
     """An XML-RPC proxy over Supervisor's unix socket, with Supervisor's own transport.
 
-    Raises ImportError when Supervisor's Python package is not there (Supervisor not installed).
+    Raises ImportError, saying so, when Supervisor's Python package is not there (Supervisor not installed).
     """
     if DEBIAN_PYTHON not in sys.path:
         sys.path.append(DEBIAN_PYTHON)
-    from supervisor.xmlrpc import SupervisorTransport
+    try:
+        from supervisor.xmlrpc import SupervisorTransport
+    except ImportError as error:
+        raise ImportError(f"Supervisor's Python package is missing (is supervisor installed?): {error}") from error
 
     transport = SupervisorTransport(None, None, f"unix://{socket_path}")
     return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)

@@ -247,7 +247,7 @@ def main() -> None:
         server = connect(module.params["supervisor_socket"])
         loaded = load(server, program) if module.params["load"] else []
     except ImportError as error:
-        module.fail_json(msg=f"Supervisor's Python package is missing (is supervisor installed?): {error}")
+        module.fail_json(msg=str(error))
     except (OSError, xmlrpc.client.Error) as error:
         module.fail_json(msg=f"could not load and start {program} in Supervisor: {error}", loaded=[])
     outcome = wait(module.params, server) | {"loaded": loaded}

@@ -92,7 +92,7 @@ def live_state(live: dict, app: str, socket: str) -> tuple[str, str]:
     try:
         processes = connect(socket).supervisor.getAllProcessInfo()
     except ImportError as error:
-        return "", f"Supervisor's Python package is missing (is supervisor installed?): {error}"
+        return "", str(error)
     except (OSError, xmlrpc.client.Error) as error:
         return "", f"cannot talk to Supervisor on {socket}: {error}"
     return group_state(processes, f"{app}-{color}"), ""

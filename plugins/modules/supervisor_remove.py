@@ -149,7 +149,7 @@ def main() -> None:
         server = connect(module.params["socket"])
         groups = {p["group"] for p in server.supervisor.getAllProcessInfo()}
     except ImportError as error:
-        module.fail_json(msg=f"Supervisor's Python package is missing (is supervisor installed?): {error}")
+        module.fail_json(msg=str(error))
     except (OSError, xmlrpc.client.Error) as error:
         module.fail_json(msg=f"cannot talk to Supervisor on {module.params['socket']}: {error}")
     removed = [name for name in module.params["names"] if name in groups]
