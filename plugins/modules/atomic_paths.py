@@ -140,6 +140,13 @@ def settle_attributes(module: AnsibleModule, entry: dict, target: str, changed: 
     return module.set_fs_attributes_if_different(wanted, changed)
 
 
+def what_is_at(path: str) -> str:
+    """What stands at path before an entry settles it, as its diff shows it (a link by its target)."""
+    if os.path.islink(path):
+        return f"-> {os.readlink(path)}\n"
+    return "a file\n" if os.path.lexists(path) else "absent\n"
+
+
 def settle_directory(module: AnsibleModule, entry: dict, diff: list) -> bool:
     path = entry["path"]
     if os.path.lexists(path) and (os.path.islink(path) or not os.path.isdir(path)):
@@ -160,8 +167,7 @@ def settle_link(module: AnsibleModule, path: str, target: str, diff: list) -> bo
     before = os.readlink(path) if os.path.islink(path) else None
     if before == target:
         return False
-    shown = f"-> {before}" if before is not None else ("absent" if not os.path.lexists(path) else "a file")
-    record(diff, path, shown + "\n", f"-> {target}\n")
+    record(diff, path, what_is_at(path), f"-> {target}\n")
     if not module.check_mode:
         replace_atomically(path, lambda temporary: os.symlink(target, temporary))
     return True
@@ -172,7 +178,7 @@ def settle_absent(module: AnsibleModule, path: str, diff: list) -> bool:
         return False
     if os.path.isdir(path) and not os.path.islink(path):
         module.fail_json(msg=f"{path}: is a directory, which absent does not remove")
-    record(diff, path, f"-> {os.readlink(path)}\n" if os.path.islink(path) else "a file\n", "absent\n")
+    record(diff, path, what_is_at(path), "absent\n")
     if not module.check_mode:
         os.unlink(path)
     return True
