@@ -114,10 +114,18 @@ Architecture: amd64
 
 def test_installed_packages_reads_only_what_is_installed():
     assert apt_lists.installed_packages(STATUS) == {
-        ("nginx", "amd64"),
-        ("certbot", "all"),
-        ("libssl3", "amd64"),
-        ("man-db", "amd64"),
+        ("nginx", "amd64"): "1.22.1-9",
+        ("certbot", "all"): "2.1.0-4",
+        ("libssl3", "amd64"): "",
+        ("man-db", "amd64"): "",
+    }
+
+
+def test_installed_versions_of_plain_names():
+    installed = apt_lists.installed_packages(STATUS)
+    assert apt_lists.installed_versions(["nginx", "certbot:all", "apache2", "certbot"], installed) == {
+        "nginx": "1.22.1-9",
+        "certbot": "2.1.0-4",
     }
 
 
@@ -163,6 +171,7 @@ def run_on_status(tmp_path, packages: list[str]) -> dict:
 def test_installed_packages_need_no_refresh(tmp_path):
     result = run_on_status(tmp_path, ["nginx", "certbot"])
     assert result["missing"] == []
+    assert result["versions"] == {"nginx": "1.22.1-9", "certbot": "2.1.0-4"}
     assert result["updated"] is False
     assert result["changed"] is False
     assert "no lists needed" in result["reason"]

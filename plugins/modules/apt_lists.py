@@ -99,6 +99,13 @@ missing:
   type: list
   elements: str
   returned: always
+versions:
+  description: >-
+    The version dpkg has installed of each package of O(packages) given by its plain name
+    (C(1.22.1-9+deb12u2) for V(nginx)), before this task: a role that needs a program's
+    version reads it here instead of running the program.
+  type: dict
+  returned: always
 """
 
 # apt's periodic job touches this after each successful update, where it is set up.
@@ -142,15 +149,15 @@ def last_refresh(lists_dir: str) -> float | None:
     return max(times, default=None)
 
 
-def installed_packages(status: str) -> set[tuple[str, str]]:
-    """The (name, architecture) pairs dpkg's database ``status`` says are installed.
+def installed_packages(status: str) -> dict[tuple[str, str], str]:
+    """The (name, architecture) pairs dpkg's database ``status`` says are installed, with their versions.
 
     A package is installed when its Status ends in "installed" (C(install ok installed),
     C(hold ok installed)) or only its triggers are pending; one that is half-installed,
     half-configured or only left with its configuration files
     (C(deinstall ok config-files)) is not.
     """
-    installed = set()
+    installed = {}
     for stanza in status.split("\n\n"):
         fields = {}
         for line in stanza.splitlines():
@@ -158,11 +165,11 @@ def installed_packages(status: str) -> set[tuple[str, str]]:
             if sep and not line.startswith((" ", "\t")):
                 fields[key] = value.strip()
         if fields.get("Status", "").split()[-1:] in INSTALLED_STATES and "Package" in fields:
-            installed.add((fields["Package"], fields.get("Architecture", "")))
+            installed[(fields["Package"], fields.get("Architecture", ""))] = fields.get("Version", "")
     return installed
 
 
-def missing_packages(packages: list[str], installed: set[tuple[str, str]]) -> list[str]:
+def missing_packages(packages: list[str], installed: dict[tuple[str, str], str]) -> list[str]:
     """The packages, in their order, that ``installed`` does not have.
 
     A name without an architecture is installed in any architecture (as C(apt) reads it on
@@ -177,10 +184,16 @@ def missing_packages(packages: list[str], installed: set[tuple[str, str]]) -> li
         elif plain["arch"] is None:
             found = plain["name"] in names
         else:
-            found = bool({(plain["name"], plain["arch"]), (plain["name"], "all")} & installed)
+            found = bool({(plain["name"], plain["arch"]), (plain["name"], "all")} & installed.keys())
         if not found:
             missing.append(package)
     return list(dict.fromkeys(missing))
+
+
+def installed_versions(packages: list[str], installed: dict[tuple[str, str], str]) -> dict[str, str]:
+    """The installed version of each plain package name of packages that is installed (in any architecture)."""
+    by_name = {name: version for (name, _), version in installed.items()}
+    return {package: by_name[package] for package in packages if package in by_name}
 
 
 def lock_holder(output: str) -> str | None:
@@ -224,14 +237,15 @@ def main() -> None:
     )
     lists_dir = module.params["lists_dir"]
     packages = module.params["packages"]
-    missing = []
+    missing, versions = [], {}
     if packages is not None:
         try:
             with open(module.params["status_file"], encoding="utf-8", errors="replace") as status:
                 installed = installed_packages(status.read())
         except FileNotFoundError:
-            installed = set()
+            installed = {}
         missing = missing_packages(packages, installed)
+        versions = installed_versions(packages, installed)
     if packages is not None and not missing:
         needed, reason = False, "every package is installed: no lists needed"
     else:
@@ -245,7 +259,7 @@ def main() -> None:
         os.utime(lists_dir)
         if holder:
             module.warn(f"apt-get update waited {waited} s for another apt run: {holder}")
-    module.exit_json(changed=False, updated=needed, reason=reason, waited=waited, missing=missing)
+    module.exit_json(changed=False, updated=needed, reason=reason, waited=waited, missing=missing, versions=versions)
 
 
 if __name__ == "__main__":
