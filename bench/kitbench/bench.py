@@ -63,6 +63,10 @@ BENCH_PORTS = (8001, 8002)
 # p99 at most 1.3 times the ceiling's (earlier runs were judged on 0.85 and 1.5).
 THROUGHPUT_TARGET = 0.90
 P99_TARGET = 1.3
+# Item 4's paced WebSocket runs: 16 connections at 250 messages a second each, 4,000 in all, a
+# fifth of what nginx's path carries saturated on this machine (about 22,000) and a tenth of
+# the ceiling's: both carry it with cores to spare, so the round trip is the path's, not a queue's.
+WS_PACED_RATE = 250.0
 H2_STREAMS = 4
 
 
@@ -136,10 +140,16 @@ def cpu_per_request(rounds: list[Result]) -> dict[str, float]:
 
 
 def with_cpu(measure: Callable[[], Result]) -> Result:
-    """Run one measurement; its detail gets the CPU seconds each role used meanwhile (cpu_s)."""
+    """Run one measurement; its detail gets the CPU seconds each role used meanwhile (cpu_s).
+
+    Meanwhile is the window the requests were counted in: from the measurement's own snapshot
+    (cpu_start, a timed h2load run's at the end of its warm-up) when it took one.
+    """
     before = cpu_snapshot()
     result = measure()
-    used = {role: round(s - before[role], 2) for role, s in cpu_snapshot().items()}
+    after = cpu_snapshot()
+    before = result.detail.get("cpu_start", before)
+    used = {role: round(s - before[role], 2) for role, s in after.items()}
     result.detail["cpu_s"] = dict(used, client=result.detail["client_cpu_s"])
     return result
 
@@ -203,7 +213,7 @@ def add_ratios(
     matrix: dict,
     pairs: tuple[tuple[str, str], ...] = HTTP_PAIRS,
     throughput_target: float | None = THROUGHPUT_TARGET,
-    p99_target: float = P99_TARGET,
+    p99_target: float | None = P99_TARGET,
 ) -> dict:
     """Each product figure against the ceiling measured by the same tool, round by round, and the verdict.
 
@@ -322,26 +332,38 @@ def new_connections(args: argparse.Namespace, port: int, https: bool) -> dict:
 
 
 def websockets(args: argparse.Namespace, port: int, https: bool) -> dict:
-    """Item 4: messages echoed on WebSockets held open, the same client straight to Gunicorn and through nginx."""
+    """Item 4: messages echoed on WebSockets held open, the same client straight to Gunicorn and through nginx,
+
+    as fast as the echoes come (saturated) and at a fixed rate both paths carry (paced).
+    """
     targets = {"ceiling/wsload": dict(connect=f"127.0.0.1:{port}", host="127.0.0.1", tls=False)}
     if https:
         targets["wss/wsload"] = dict(connect=f"{DOMAIN}:443", host=DOMAIN, tls=True)
     clients = dict(clients=args.connections, processes=args.handshake_processes, path=WEBSOCKET_PATH)
+    configs = {}
+    for name, target in targets.items():
+        configs[name] = partial(websocket_echo, seconds=args.seconds, **clients, **target)
+        configs[f"{name}-paced"] = partial(websocket_echo, seconds=args.seconds, rate=args.ws_rate, **clients, **target)
     for target in targets.values():  # warm up, unmeasured
         websocket_echo(seconds=1, **clients, **target)
-    samples: dict[str, list[Result]] = {name: [] for name in targets}
+    samples: dict[str, list[Result]] = {name: [] for name in configs}
+    names = list(configs)
     for number in range(args.rounds):
-        for name, target in targets.items():
-            result = with_cpu(partial(websocket_echo, seconds=args.seconds, **clients, **target))
+        for name in names[number % len(names) :] + names[: number % len(names)]:
+            result = with_cpu(configs[name])
             samples[name].append(result)
             note(
-                f"round {number + 1}/{args.rounds} websocket {name:16} {result.rps:8.1f} msg/s "
+                f"round {number + 1}/{args.rounds} websocket {name:22} {result.rps:8.1f} msg/s "
                 f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  failed {result.failed}"
             )
     by_config = {name: median_result(rounds) for name, rounds in samples.items()}
-    # Judged on latency only: echoing costs the app about 0.02 ms of CPU, as much as relaying the
-    # message through TLS costs nginx, so a throughput ratio on 2 shared cores measures TLS, not the kit.
-    pairs = (("wss/wsload", "ceiling/wsload"),)
+    # Saturated, 16 connections each waiting for its echo: a round trip is 16 over the messages
+    # a second (Little's law), so its p99 says the throughput again, and echoing costs the app about
+    # 0.02 ms of CPU, as much as relaying the message through TLS costs nginx: on 2 shared cores
+    # that ratio measures TLS, not the kit. Judged on failures only. Paced, at a rate both paths
+    # carry with cores to spare: the round trip nginx adds, judged on p99.
+    add_ratios({"websocket": by_config}, (("wss/wsload", "ceiling/wsload"),), throughput_target=None, p99_target=None)
+    pairs = (("wss/wsload-paced", "ceiling/wsload-paced"),)
     return add_ratios({"websocket": by_config}, pairs, throughput_target=None)["websocket"]
 
 
@@ -533,6 +555,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 5)))
     parser.add_argument("--connections", type=int, default=16, help="requests in flight")
     parser.add_argument("--handshake-processes", type=int, default=4)
+    parser.add_argument(
+        "--ws-rate",
+        type=float,
+        default=WS_PACED_RATE,
+        help="WebSocket messages a second per connection in the paced runs (item 4)",
+    )
     parser.add_argument("--cold", action="store_true", default=os.environ.get("BENCH_COLD") == "1")
     parser.add_argument("--skip-bare", action="store_true", default=os.environ.get("BENCH_SKIP_BARE") == "1")
     parser.add_argument("--skip-workers", action="store_true", help="no item 4 (development runs)")
@@ -564,6 +592,7 @@ def main(argv: list[str]) -> int:
             "rounds": args.rounds,
             "connections": args.connections,
             "handshake_processes": args.handshake_processes,
+            "ws_paced_rate_per_connection": args.ws_rate,
             "h2_streams_per_connection": H2_STREAMS,
             "nginx_keepalive_requests": nginx_requests_per_connection(),
         },

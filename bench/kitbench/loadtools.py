@@ -15,6 +15,9 @@ from kitbench.sandbox import REMOTE_DIR, sandbox, sandbox_json
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 # Appended to a load generator's command: bash's `times` prints the CPU its children used.
 CHILD_CPU = "; times"
+# h2load's timed runs: a warm-up second it does not count, and where the CPU snapshot at its end goes.
+H2LOAD_WARM_UP_S = 1
+CPU_START_FILE = "/tmp/kit-bench-cpu-start.json"
 
 
 @dataclass
@@ -195,15 +198,30 @@ def h2load(
         raise ValueError("h2load: give seconds or requests, not both")
     log_file = "/tmp/kit-bench-h2load.log"
     protocol = "--h1" if h1 else ""
-    bound = f"-D{seconds:g} --warm-up-time=1" if seconds is not None else f"-n{requests}"
-    cmd = (
-        f"rm -f {log_file}; h2load {protocol} -t{threads} -c{clients} -m{streams} {bound} "
-        f"--log-file={log_file} {shlex.quote(url)}"
+    bound = f"-D{seconds:g} --warm-up-time={H2LOAD_WARM_UP_S}" if seconds is not None else f"-n{requests}"
+    h2load_cmd = (
+        f"h2load {protocol} -t{threads} -c{clients} -m{streams} {bound} --log-file={log_file} {shlex.quote(url)}"
     )
-    out, client_cpu = split_child_cpu(sandbox(cmd + CHILD_CPU, timeout=(seconds or 60) + 60).stdout)
+    if seconds is None:
+        out, client_cpu = split_child_cpu(sandbox(f"rm -f {log_file}; {h2load_cmd}{CHILD_CPU}", timeout=120).stdout)
+        start = None
+    else:
+        # h2load counts only the requests after its warm-up: so is the CPU, from a snapshot taken
+        # when the warm-up ends (with h2load's own CPU so far).
+        out_file = "/tmp/kit-bench-h2load.out"
+        script = (
+            f"rm -f {log_file} {CPU_START_FILE}; {h2load_cmd} > {out_file} 2>&1 & pid=$!; "
+            f"sleep {H2LOAD_WARM_UP_S}; python3 {REMOTE_DIR}/cpu.py --client $pid > {CPU_START_FILE}; "
+            f"wait $pid; cat {out_file}{CHILD_CPU}"
+        )
+        out, client_cpu = split_child_cpu(sandbox(script, timeout=seconds + 60).stdout)
+        start = sandbox_json(f"cat {CPU_START_FILE}")
+        client_cpu = round(client_cpu - start.pop("client") - start.pop("self"), 3)
     latency = sandbox_json(f"python3 {REMOTE_DIR}/latency.py {log_file}")
     result = parse_h2load(out, url, latency, timed=seconds is not None, in_flight=clients * streams)
-    result.detail["client_cpu_s"] = client_cpu  # a timed run's warm-up second included
+    result.detail["client_cpu_s"] = client_cpu
+    if start is not None:
+        result.detail["cpu_start"] = start  # with_cpu counts from here, not from before the warm-up
     return result
 
 
@@ -237,14 +255,24 @@ def fresh_connections(
 
 
 def websocket_echo(
-    *, connect: str, host: str, tls: bool, path: str, clients: int, processes: int, seconds: float
+    *,
+    connect: str,
+    host: str,
+    tls: bool,
+    path: str,
+    clients: int,
+    processes: int,
+    seconds: float,
+    rate: float | None = None,
 ) -> Result:
     """WebSocket messages echoed on connections held open, from the bench's wsload.py: the
-    figure is messages/s and the round trip of each (a message sent, its echo read)."""
+    figure is messages/s and the round trip of each (a message sent, its echo read). With rate,
+    each connection sends that many a second on a schedule, each round trip counted from when
+    its message was due."""
     cmd = (
         f"python3 {REMOTE_DIR}/wsload.py --connect {shlex.quote(connect)} --host {shlex.quote(host)} "
         f"{'--tls ' if tls else ''}--path {shlex.quote(path)} --hello --clients {clients} "
-        f"--processes {processes} --duration {seconds:g} --reconnect-on ''"
+        f"--processes {processes} --duration {seconds:g} --reconnect-on ''" + (f" --rate {rate:g}" if rate else "")
     )
     data, client_cpu = own_client(cmd, seconds)
     detail = {key: data[key] for key in ("handshakes", "closes", "errors")} | {"client_cpu_s": client_cpu}

@@ -61,10 +61,12 @@ def errors(rounds: list[dict]) -> int:
     return sum(r["failed"] - r.get("detail", {}).get("cancelled_at_end", 0) for r in rounds)
 
 
-def judge(product: list[dict], ceiling: list[dict], *, throughput_target: float | None, p99_target: float) -> dict:
+def judge(
+    product: list[dict], ceiling: list[dict], *, throughput_target: float | None, p99_target: float | None
+) -> dict:
     """The verdict on a product's rounds against the ceiling's (each a Result as a dict).
 
-    throughput_target None: latency alone is judged (the throughput ratio is still reported).
+    A target of None is not judged (its ratio is still reported); a failed request is always a MISS.
     """
     problems: list[str] = []
     failed = errors(product) + errors(ceiling)
@@ -81,11 +83,12 @@ def judge(product: list[dict], ceiling: list[dict], *, throughput_target: float 
     judged_rps = throughput_target is not None and rps_spread is not None
     if judged_rps and rps_spread.median < throughput_target:
         problems.append(f"median throughput {rps_spread.median:.3f} of the ceiling, below {throughput_target}")
-    if p99_spread is not None and p99_spread.median > p99_target:
+    judged_p99 = p99_target is not None and p99_spread is not None
+    if judged_p99 and p99_spread.median > p99_target:
         problems.append(f"median p99 {p99_spread.median:.3f} times the ceiling's, above {p99_target}")
     if problems:
         verdict = MISS
-    elif (not judged_rps or rps_spread.min >= throughput_target) and p99_spread.max <= p99_target:
+    elif (not judged_rps or rps_spread.min >= throughput_target) and (not judged_p99 or p99_spread.max <= p99_target):
         verdict = PASS
     else:
         verdict = NOISY_PASS

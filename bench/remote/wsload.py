@@ -15,6 +15,11 @@ failure: a handshake that does not answer 101 with the right Sec-WebSocket-Accep
 connection error, a connection dropped without a close frame, another close code, an
 echo that does not come within --timeout. Several processes (--processes), each with
 its threads, so that the client is not the limit. Prints one JSON summary.
+
+With --rate, each client sends its messages on a fixed schedule (--rate a second, the
+clients' schedules offset at random) instead of as soon as the last echo came, and a
+round trip counts from when the message was due: a late echo delays the next message,
+and that delay is counted too, so a stall is not hidden by sending less during it.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import json
 import math
 import multiprocessing
 import os
+import random
 import socket
 import ssl
 import struct
@@ -241,6 +247,8 @@ def client(args: argparse.Namespace, stats: Stats, deadline: float, name: str) -
     sequence = 0
     pending: str | None = None  # sent, echo not yet seen: sent again on the next connection
     closed_at: float | None = None
+    period = 1 / args.rate if args.rate else 0.0
+    due = time.monotonic() + random.uniform(0, period)  # the next message's time, with --rate
     while not stopped(args, stats, deadline):
         try:
             ws = WebSocket.open(args)
@@ -271,7 +279,11 @@ def client(args: argparse.Namespace, stats: Stats, deadline: float, name: str) -
                 else:
                     with stats.lock:
                         stats.resent += 1
-                started = time.monotonic()
+                if period:
+                    time.sleep(max(0.0, due - time.monotonic()))
+                    started, due = due, due + period
+                else:
+                    started = time.monotonic()
                 ws.send_text(pending)
                 while pending not in (reply := text_of(ws.receive())):
                     if time.monotonic() - started > args.timeout:
@@ -370,6 +382,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=30.0, help="seconds at most")
     parser.add_argument("--messages", type=int, default=1_000_000, help="answered messages at most")
     parser.add_argument("--interval", type=float, default=0.0, help="pause between a client's messages")
+    parser.add_argument("--rate", type=float, default=0.0, help="messages a second per client, on a fixed schedule")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds for a connection, a handshake, an echo")
     parser.add_argument("--retry", type=float, default=0.2, help="pause before reconnecting after a failure")
     parser.add_argument(

@@ -99,3 +99,46 @@ def test_the_load_generators_cpu_from_bash_times():
     out, cpu = split_child_cpu(WRK + "0m0.004s 0m0.002s\n0m1.250s 1m2.500s\n")
     assert cpu == 1.25 + 62.5  # the children's line: user and system
     assert out == WRK
+
+
+BUSY = """
+import sys, time
+end = time.process_time() + 0.3
+while time.process_time() < end:
+    pass
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_cpu_py_counts_a_running_load_generator_as_the_client():
+    busy = subprocess.Popen([sys.executable, "-c", BUSY], stdout=subprocess.PIPE, text=True)
+    try:
+        assert busy.stdout.readline() == "ready\n"  # 0.3 s of CPU used
+        out = subprocess.run(
+            [sys.executable, str(REMOTE / "cpu.py"), "--client", str(busy.pid)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        busy.kill()
+        busy.wait()
+    used = json.loads(out.stdout)
+    assert set(used) == {"app", "proxy", "other", "client", "self"}
+    assert 0.29 <= used["client"] < 5
+    assert 0 < used["self"] < 5
+
+
+def test_cpu_per_request_counts_from_the_end_of_the_warm_up(monkeypatch):
+    # A timed h2load run: 7 s of CPU snapshots around it, its requests counted over the last 6.
+    from kitbench import bench
+    from kitbench.loadtools import Result
+
+    snapshots = iter([{"app": 10.0, "proxy": 1.0, "other": 0.5}, {"app": 17.0, "proxy": 1.7, "other": 0.57}])
+    monkeypatch.setattr(bench, "cpu_snapshot", lambda: next(snapshots))
+    at_warm_up_end = {"app": 11.0, "proxy": 1.1, "other": 0.51}
+    result = Result("h2load", "u", 1000.0, 1.0, 2.0, 6000, 0, 6.0, {"client_cpu_s": 0.3, "cpu_start": at_warm_up_end})
+    measured = bench.with_cpu(lambda: result)
+    assert measured.detail["cpu_s"] == {"app": 6.0, "proxy": 0.6, "other": 0.06, "client": 0.3}
+    assert bench.cpu_per_request([measured]) == {"app": 1.0, "proxy": 0.1, "other": 0.01, "client": 0.05}

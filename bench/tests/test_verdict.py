@@ -61,6 +61,15 @@ def test_a_slow_p99_misses_even_at_full_throughput():
     assert judged["verdict"] == MISS and "median p99 2.000 times the ceiling's, above 1.5" in judged["problems"]
 
 
+def test_a_target_left_out_is_not_judged_but_a_failure_still_misses():
+    # The saturated WebSocket figure: its p99 is the throughput again (Little's law), not judged.
+    slow = rounds((500, 40), (550, 44), (450, 36), (500, 40), (520, 42))
+    judged = verdict.judge(slow, CEILING, throughput_target=None, p99_target=None)
+    assert judged["verdict"] == PASS and judged["p99_ratio"][1] == 2.0
+    slow[-1] = wrk_round(520, 42, output=WRK).as_dict()
+    assert verdict.judge(slow, CEILING, throughput_target=None, p99_target=None)["problems"] == ["7 requests failed"]
+
+
 def test_failed_requests_miss_whatever_the_ratio():
     product = rounds((1000, 20), (1100, 22), (900, 18), (1000, 20))
     product.append(wrk_round(1050, 21, output=WRK).as_dict())  # recorded with 4 non-2xx and 3 socket errors

@@ -14,6 +14,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,6 +77,35 @@ def test_every_message_is_echoed_and_the_release_recorded():
     assert summary["releases"] == ["r1"]
     assert summary["reconnects"] == 0
     assert summary["p99_ms"] >= summary["p50_ms"] > 0
+
+
+def test_a_fixed_rate_sends_on_schedule():
+    # 4 clients at 50 messages a second for 2 s: about 400 messages, not as many as the server takes.
+    with websocket_server(Deploys(every=0)) as port:
+        summary = run_wsload(port, "--hello", "--clients", "4", "--rate", "50", "--duration", "2")
+    assert summary["failed"] == 0, summary
+    assert 320 <= summary["messages"] <= 410
+    assert summary["p99_ms"] >= summary["p50_ms"] > 0
+
+
+class Stalls(Deploys):
+    """Echoes, but holds every 20th echo back for 0.3 s."""
+
+    def __call__(self, ws: ServerConnection) -> None:
+        ws.send(json.dumps({"type": "hello", "release": "r1"}))
+        for number, message in enumerate(ws, 1):
+            if number % 20 == 0:
+                time.sleep(0.3)
+            ws.send(json.dumps({"type": "echo", "text": message}))
+
+
+def test_a_fixed_rate_counts_the_messages_a_stall_delayed():
+    # One client at 100 a second: each stall of 0.3 s holds back the messages due meanwhile
+    # (about 30), and each of them counts its wait from when it was due, not from when it was sent.
+    with websocket_server(Stalls(every=0)) as port:
+        summary = run_wsload(port, "--hello", "--clients", "1", "--rate", "100", "--duration", "2")
+    assert summary["failed"] == 0, summary
+    assert summary["p50_ms"] > 50  # with a closed loop, 19 of 20 round trips would be well under 10 ms
 
 
 def test_a_service_restart_close_is_clean_the_client_reconnects_and_resends():
