@@ -16,10 +16,11 @@ connection error, a connection dropped without a close frame, another close code
 echo that does not come within --timeout. Several processes (--processes), each with
 its threads, so that the client is not the limit. Prints one JSON summary.
 
-With --rate, each client sends its messages on a fixed schedule (--rate a second, the
-clients' schedules offset at random) instead of as soon as the last echo came, and a
-round trip counts from when the message was due: a late echo delays the next message,
-and that delay is counted too, so a stall is not hidden by sending less during it.
+With --rate, each client sends its messages on a fixed schedule (--rate a second, from
+when its connection is open, the clients' schedules offset at random) instead of as soon
+as the last echo came, and a round trip counts from when the message was due: a late
+echo delays the next message, and that delay is counted too, so a stall is not hidden
+by sending less during it.
 """
 
 from __future__ import annotations
@@ -248,7 +249,6 @@ def client(args: argparse.Namespace, stats: Stats, deadline: float, name: str) -
     pending: str | None = None  # sent, echo not yet seen: sent again on the next connection
     closed_at: float | None = None
     period = 1 / args.rate if args.rate else 0.0
-    due = time.monotonic() + random.uniform(0, period)  # the next message's time, with --rate
     while not stopped(args, stats, deadline):
         try:
             ws = WebSocket.open(args)
@@ -272,6 +272,9 @@ def client(args: argparse.Namespace, stats: Stats, deadline: float, name: str) -
                 if release:
                     with stats.lock:
                         stats.releases.setdefault(release, time.time())
+            # With --rate, the schedule starts on each connection once it is open (a TLS handshake
+            # is not a message's round trip), at a random point of the period.
+            due = time.monotonic() + random.uniform(0, period)
             while not stopped(args, stats, deadline):
                 if pending is None:
                     sequence += 1
