@@ -97,13 +97,13 @@ def throughput_table(results: dict) -> list[str]:
 
 
 def cpu_table(results: dict) -> list[str]:
-    """CPU per request by role, for the wrk pair (same client on both sides)."""
+    """CPU per request by role, for each tool's pair (the same client on both sides of a ratio)."""
     lines = [
         "| Endpoint | Path | app (Gunicorn) | proxy (nginx) | load generator | rest of the server | total |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for endpoint, by_config in results["throughput"].items():
-        for name in ("ceiling/wrk", "https-h1/wrk"):
+        for name in ("ceiling/wrk", "https-h1/wrk", "ceiling/h2load-h1", "https-h2/h2load"):
             cpu = by_config.get(name, {}).get("cpu_ms_per_request")
             if not cpu:
                 continue
@@ -161,8 +161,8 @@ def websocket_table(results: dict) -> list[str]:
     for name, entry in results["websocket"].items():
         cpu = entry.get("cpu_ms_per_request", {})
         lines.append(
-            f"| {LABELS[name]} | {_figure(entry, 'rps', '.0f')} | {_figure(entry, 'p50_ms')} | "
-            f"{_figure(entry, 'p99_ms')} | {entry['failed']} | {_ratio(entry, 'rps_ratio')} | "
+            f"| {LABELS[name]} | {_figure(entry, 'rps', '.0f')} | {_figure(entry, 'p50_ms', '.2f')} | "
+            f"{_figure(entry, 'p99_ms', '.2f')} | {entry['failed']} | {_ratio(entry, 'rps_ratio')} | "
             f"{_ratio(entry, 'p99_ratio')} | {cpu.get('app', 0):.3f} | {cpu.get('proxy', 0):.3f} | "
             f"{cpu.get('client', 0):.3f} | {_judged(entry)} |"
         )
@@ -337,8 +337,9 @@ def bench_markdown(results: dict) -> str:
         ]
     if any(e.get("cpu_ms_per_request") for by in results.get("throughput", {}).values() for e in by.values()):
         parts += [
-            "CPU time per request, in ms, by process, over every round (wrk on both sides; the sandbox's",
-            "own processes only). On 2 cores, whatever nginx and TLS spend is taken from the app:",
+            "CPU time per request, in ms, by process, over every round (each ratio's tool on both sides;",
+            "h2load's from the end of its warm-up; the sandbox's own processes only). On 2 cores,",
+            "whatever nginx and TLS spend is taken from the app:",
             "",
             *cpu_table(results),
             "",
