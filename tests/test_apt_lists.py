@@ -154,7 +154,7 @@ def _lists(tmp_path):
     return lists
 
 
-def run_on_status(tmp_path, packages: list[str]) -> dict:
+def run_on_status(tmp_path, packages: list[str], **more) -> dict:
     """The module asked about packages, with STATUS as dpkg's database and lists that are always
     stale (valid_time 0), were they needed."""
     status = tmp_path / "status"
@@ -164,8 +164,17 @@ def run_on_status(tmp_path, packages: list[str]) -> dict:
         "status_file": str(status),
         "lists_dir": str(_lists(tmp_path)),
         "valid_time": 0,
+        **more,
     }
     return run_module("apt_lists", tmp_path, arguments)
+
+
+def test_every_installed_package_is_reported_only_when_asked(tmp_path):
+    # What the action plugin (plugins/action/apt_lists.py) remembers for the rest of the run.
+    result = run_on_status(tmp_path, ["nginx"], report_installed=True)
+    assert result["installed"] == {"certbot": "2.1.0-4", "libssl3": "", "man-db": "", "nginx": "1.22.1-9"}
+    (tmp_path / "again").mkdir()
+    assert "installed" not in run_on_status(tmp_path / "again", ["nginx"])
 
 
 def test_installed_packages_need_no_refresh(tmp_path):

@@ -61,6 +61,14 @@ options:
     description: apt's lists directory (a different one only in tests).
     type: path
     default: /var/lib/apt/lists
+  report_installed:
+    description:
+      - >-
+        Also return RV(installed), every package dpkg has installed. The kit's action plugin
+        of the same name (plugins/action/apt_lists.py) asks for it, to answer a later call of
+        the same run from it.
+    type: bool
+    default: false
 author: fastapi-kit
 """
 
@@ -106,6 +114,12 @@ versions:
     version reads it here instead of running the program.
   type: dict
   returned: always
+installed:
+  description: >-
+    Every package dpkg has installed, by its plain name, with its version, before this task
+    (only with O(report_installed)).
+  type: dict
+  returned: when O(report_installed) is true
 """
 
 # apt's periodic job touches this after each successful update, where it is set up.
@@ -232,12 +246,13 @@ def main() -> None:
             "lists_dir": {"type": "path", "default": "/var/lib/apt/lists"},
             "packages": {"type": "list", "elements": "str"},
             "status_file": {"type": "path", "default": "/var/lib/dpkg/status"},
+            "report_installed": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
     lists_dir = module.params["lists_dir"]
     packages = module.params["packages"]
-    missing, versions = [], {}
+    missing, versions, installed = [], {}, {}
     if packages is not None:
         try:
             with open(module.params["status_file"], encoding="utf-8", errors="replace") as status:
@@ -259,7 +274,11 @@ def main() -> None:
         os.utime(lists_dir)
         if holder:
             module.warn(f"apt-get update waited {waited} s for another apt run: {holder}")
-    module.exit_json(changed=False, updated=needed, reason=reason, waited=waited, missing=missing, versions=versions)
+    result = {"changed": False, "updated": needed, "reason": reason, "waited": waited, "missing": missing}
+    result["versions"] = versions
+    if module.params["report_installed"]:
+        result["installed"] = {name: version for (name, _), version in sorted(installed.items())}
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":
