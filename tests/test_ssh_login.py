@@ -67,3 +67,35 @@ def test_group_without_members_has_none():
 )
 def test_sshd_allowed_accounts(allow_users, allow_groups, root_login, allowed):
     assert ssh_login.sshd_allowed_accounts(PASSWD, GROUPS, allow_users, allow_groups, root_login) == allowed
+
+
+# What the guard's one read (roles/sshd/tasks/guard.yml) prints on a server with the accounts above.
+READ = """\
+passwd:root:x:0:0:root:/root:/bin/bash
+passwd:www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin
+passwd:alice:x:1000:1000::/home/alice:/bin/bash
+passwd:bob:x:1001:1001::/home/bob:/bin/bash
+passwd:carol:x:1002:1100::/home/carol:/bin/bash
+passwd:nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
+group:root:x:0:
+group:sshusers:x:1100:alice,,bob
+group:admins:x:1200:
+key:root
+key:bob
+"""
+
+
+def test_the_guards_read_gives_getents_tables_and_the_keyed_accounts():
+    assert ssh_login.sshd_accounts(READ) == {"passwd": PASSWD, "group": GROUPS, "keyed": ["root", "bob"]}
+
+
+def test_the_first_entry_of_a_name_wins_as_in_getent():
+    # /etc/passwd, then another NSS source with the same name: getent passwd NAME gives the first.
+    read = "passwd:alice:x:1000:1000::/home/alice:/bin/bash\npasswd:alice:*:5000:5000::/srv/alice:/bin/sh\n"
+    assert ssh_login.sshd_accounts(read)["passwd"]["alice"][1] == "1000"
+
+
+def test_the_guards_read_refuses_what_it_does_not_know():
+    with pytest.raises(ValueError, match="neither passwd, group nor key"):
+        ssh_login.sshd_accounts("passwd:root:x:0:0:root:/root:/bin/bash\nsh: 1: getent: not found\n")
+    assert ssh_login.sshd_accounts("") == {"passwd": {}, "group": {}, "keyed": []}

@@ -50,6 +50,29 @@ def group_members(
     return list(dict.fromkeys(members))
 
 
+def sshd_accounts(output: str) -> dict[str, object]:
+    """The sshd guard's one read of the server (roles/sshd/tasks/guard.yml), as tables.
+
+    Each line of ``output`` is ``passwd:<a getent passwd line>``, ``group:<a getent group line>``
+    or ``key:<account>`` for an account whose ``~/.ssh/authorized_keys`` is not empty. The result
+    has ``passwd`` and ``group`` as ansible.builtin.getent reports them (name -> the other
+    fields) and ``keyed``, the accounts with a key, in their order.
+    """
+    tables: dict[str, dict[str, list[str]]] = {"passwd": {}, "group": {}}
+    keyed: list[str] = []
+    for line in output.splitlines():
+        kind, _, rest = line.partition(":")
+        if kind in tables:
+            name, *fields = rest.split(":")
+            # The first entry wins, as getent's own lookup of one name does.
+            tables[kind].setdefault(name, fields)
+        elif kind == "key" and rest:
+            keyed.append(rest)
+        elif line.strip():
+            raise ValueError(f"sshd_accounts: a line neither passwd, group nor key: {line!r}")
+    return {**tables, "keyed": list(dict.fromkeys(keyed))}
+
+
 def sshd_allowed_accounts(
     passwd: Mapping[str, Sequence[str]],
     group_db: Mapping[str, Sequence[str]],
@@ -73,5 +96,6 @@ class FilterModule:
     def filters(self):
         return {
             "logs_in_over_ssh": logs_in_over_ssh,
+            "sshd_accounts": sshd_accounts,
             "sshd_allowed_accounts": sshd_allowed_accounts,
         }
