@@ -51,14 +51,19 @@ def this_run(pid: int | None = None, proc: str = "/proc") -> str | None:
     return f"{boot}:{pid}:{fields[19]}"
 
 
+def asks_about_packages_only(args: dict[str, Any]) -> bool:
+    """Whether a call asks about a list of packages, with nothing but the lists' options besides."""
+    return isinstance(args.get("packages"), list) and set(args) <= CACHEABLE_OPTIONS
+
+
 def remembered_answer(remembered: Any, run: str | None, args: dict[str, Any]) -> dict[str, Any] | None:
     """The module's answer for ``args``, from what this run's earlier call found installed,
     or None when only the module can answer."""
     if run is None or not isinstance(remembered, dict) or remembered.get("run") != run:
         return None
-    packages = args.get("packages")
-    if not isinstance(packages, list) or not set(args) <= CACHEABLE_OPTIONS:
+    if not asks_about_packages_only(args):
         return None
+    packages = args["packages"]
     versions = remembered.get("versions")
     if not isinstance(versions, dict) or not all(isinstance(name, str) and name in versions for name in packages):
         return None
@@ -86,7 +91,7 @@ class ActionModule(ActionBase):
         if answer is not None:
             result.update(answer)
             return result
-        if run is not None and isinstance(args.get("packages"), list) and set(args) <= CACHEABLE_OPTIONS:
+        if run is not None and asks_about_packages_only(args):
             args["report_installed"] = True
         result.update(self._execute_module(module_name="apt_lists", module_args=args, task_vars=task_vars))
         installed = result.pop("installed", None)

@@ -274,8 +274,14 @@ def main() -> None:
         os.utime(lists_dir)
         if holder:
             module.warn(f"apt-get update waited {waited} s for another apt run: {holder}")
-    result = {"changed": False, "updated": needed, "reason": reason, "waited": waited, "missing": missing}
-    result["versions"] = versions
+    result = {
+        "changed": False,
+        "updated": needed,
+        "reason": reason,
+        "waited": waited,
+        "missing": missing,
+        "versions": versions,
+    }
     if module.params["report_installed"]:
         result["installed"] = {name: version for (name, _), version in sorted(installed.items())}
     module.exit_json(**result)
