@@ -85,8 +85,8 @@ def test_only_the_host_can_answer(remembered, run, args):
 
 def _playbook(tmp_path: Path, fact_cache: Path | None) -> subprocess.CompletedProcess[str]:
     """Three calls as roles make them: two about installed packages, one about a package with an
-    architecture (and lists that need no refresh); the fact found at the start and the one left at
-    the end, printed as JSON."""
+    architecture and its own lists directory (which need no refresh, and send it to the host); the
+    fact found at the start and the one left at the end, printed as JSON."""
     lists = tmp_path / "lists"
     lists.mkdir(exist_ok=True)
     (lists / "deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages").touch()
@@ -144,7 +144,8 @@ def test_the_second_call_of_a_run_is_answered_on_the_controller(tmp_path):
     assert second == action.REASON
     assert set(result["versions"]) == {"dpkg", "bash"} and all(result["versions"].values())
     assert result["before"] == ""
-    # A name with an architecture went to the host, which found it not installed.
+    # A call with its own lists directory went to the host, which found the name not installed.
+    # (A name with an architecture goes to the host on its own: test_only_the_host_can_answer.)
     assert result["missing"] == ["bash:none"] and third != action.REASON
     assert result["fact"]["versions"]["dpkg"] == result["versions"]["dpkg"]
 

@@ -204,9 +204,15 @@ def missing_packages(packages: list[str], installed: dict[tuple[str, str], str])
     return list(dict.fromkeys(missing))
 
 
+def versions_by_name(installed: dict[tuple[str, str], str]) -> dict[str, str]:
+    """The installed version of each package by its plain name, whatever its architecture (of a
+    package installed for two, the one dpkg's database lists last)."""
+    return {name: version for (name, _), version in installed.items()}
+
+
 def installed_versions(packages: list[str], installed: dict[tuple[str, str], str]) -> dict[str, str]:
     """The installed version of each plain package name of packages that is installed (in any architecture)."""
-    by_name = {name: version for (name, _), version in installed.items()}
+    by_name = versions_by_name(installed)
     return {package: by_name[package] for package in packages if package in by_name}
 
 
@@ -283,7 +289,7 @@ def main() -> None:
         "versions": versions,
     }
     if module.params["report_installed"]:
-        result["installed"] = {name: version for (name, _), version in sorted(installed.items())}
+        result["installed"] = dict(sorted(versions_by_name(installed).items()))
     module.exit_json(**result)
 
 
