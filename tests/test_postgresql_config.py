@@ -12,6 +12,7 @@ from ansible.errors import AnsibleFilterError
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "filter"))
 
 from postgresql_config import (  # noqa: E402
+    backup_timer_units,
     conf_value,
     hba_rules,
     host_problems,
@@ -191,3 +192,10 @@ def test_a_hosts_variables_are_read_over_the_roles_defaults():
     }
     assert host_problems({"other": 1}, defaults) == []
     assert host_problems({"postgresql_databases": GOOD, "postgresql_extra_clients": ["x"]}, defaults) != []
+
+
+def test_each_backup_type_has_its_timer_enabled_and_started():
+    assert backup_timer_units(["full", "incr"]) == [
+        {"name": "pgbackrest-backup-full.timer", "enabled": True, "state": "started"},
+        {"name": "pgbackrest-backup-incr.timer", "enabled": True, "state": "started"},
+    ]

@@ -242,6 +242,11 @@ def roles(databases: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     return list(seen.values())
 
 
+def backup_timer_units(types: Iterable[str]) -> list[dict[str, Any]]:
+    """pgBackRest's backup timers, one per backup type, enabled and started: systemd_units' ``units``."""
+    return [{"name": f"pgbackrest-backup-{kind}.timer", "enabled": True, "state": "started"} for kind in types]
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -251,4 +256,5 @@ class FilterModule:
             "postgresql_settings": settings,
             "postgresql_hba_rules": hba_rules,
             "postgresql_roles": roles,
+            "postgresql_backup_timer_units": backup_timer_units,
         }
